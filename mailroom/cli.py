@@ -1,0 +1,99 @@
+"""The `mailroom` command line: one tool for the whole job.
+
+Run `mailroom --help` for the list of commands and `mailroom COMMAND --help`
+for each command's options.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import typer
+
+from mailroom import loader
+from mailroom import runner
+
+app = typer.Typer(
+    help=(
+        "Warehouse-native e-mail personalization. Generate or load raw data, build the "
+        "dbt project on DuckDB (or Snowflake), and inspect what was built."
+    ),
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+app.command("load")(loader.load_command)
+
+
+@app.command()
+def generate(
+    people: int = typer.Option(50_000, "--people", "-n", min=10, help="Number of simulated people."),
+    seed: int = typer.Option(42, help="Random seed: the same seed gives the same world."),
+    as_of: dt.date = typer.Option(
+        "2026-09-30", formats=["%Y-%m-%d"], help="Last day of history; the truth covers what follows."
+    ),
+    history_days: int = typer.Option(730, min=60, help="Days of history before the as-of date."),
+    warehouse: Path | None = typer.Option(None, help="DuckDB file (default: $WAREHOUSE_PATH)."),
+    truth_dir: Path = typer.Option(Path("data/truth"), help="Where the ground truth is written."),
+    chunk_size: int = typer.Option(25_000, min=100, help="People simulated per chunk (bounds memory)."),
+) -> None:
+    """Simulate a retailer and write every raw source into the `raw` schema, plus the truth."""
+    from mailroom.generator import WorldConfig, generate_world
+
+    cfg = WorldConfig(
+        people=people, seed=seed, as_of=as_of, history_days=history_days, chunk_size=chunk_size
+    )
+    stats = generate_world(cfg, warehouse=warehouse, truth_dir=truth_dir, progress=True)
+    runner.print_counts("raw tables written", stats.raw_counts)
+    typer.echo(f"truth written to {truth_dir}/ in {stats.seconds:.1f}s")
+
+
+@app.command()
+def build(
+    select: str | None = typer.Option(None, "--select", "-s", help="dbt selector."),
+    target: str = typer.Option("dev", help="profiles.yml target (dev, ci, snowflake)."),
+    full_refresh: bool = typer.Option(False, help="Rebuild incremental models from scratch."),
+) -> None:
+    """Run `dbt seed` + `dbt build` with the sample world's as-of date, and summarise."""
+    result = runner.dbt_build(select=select, target=target, full_refresh=full_refresh)
+    runner.print_build_summary(result)
+    if not result.success:
+        raise typer.Exit(1)
+
+
+@app.command()
+def demo(
+    people: int = typer.Option(50_000, "--people", "-n", min=10, help="Number of simulated people."),
+    seed: int = typer.Option(42, help="Random seed."),
+) -> None:
+    """The main job end to end: generate the sample world, `dbt build`, print a summary."""
+    generate(
+        people=people,
+        seed=seed,
+        as_of=dt.date(2026, 9, 30),
+        history_days=730,
+        warehouse=None,
+        truth_dir=Path("data/truth"),
+        chunk_size=25_000,
+    )
+    build(select=None, target="dev", full_refresh=True)
+
+
+@app.command("lint-sql")
+def lint_sql(
+    paths: list[str] = typer.Argument(None, help="Files or folders (default: models, macros, analyses, tests/dbt)."),
+) -> None:
+    """Lint the project's SQL with sqlfluff (dbt templater, DuckDB dialect)."""
+    raise typer.Exit(runner.sqlfluff_lint(paths or None))
+
+
+@app.command()
+def summary() -> None:
+    """Print row counts of the raw, staging and marts schemas of the warehouse."""
+    runner.print_warehouse_summary()
+
+
+if __name__ == "__main__":
+    app()

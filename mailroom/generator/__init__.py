@@ -1,0 +1,179 @@
+"""The sample world: a simulated retailer written into the `raw` schema, truth on the side.
+
+`generate_world(WorldConfig(...))` simulates people in chunks and streams each
+chunk into DuckDB, so memory is bounded by `chunk_size`. The same config and
+seed always give the same world.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from mailroom.contract import RAW_SCHEMA, load_contract
+from mailroom.generator import defects as D
+from mailroom.generator import text as T
+from mailroom.generator.simulate import ChunkSimulator, Counters
+from mailroom.generator.world import WorldConfig, build_campaigns, build_catalogue, make_people
+from mailroom.warehouse import connect, ensure_raw_schema, table_counts
+
+__all__ = ["GenerateStats", "WorldConfig", "generate_world", "read_world_metadata"]
+
+WORLD_TABLE = "world_metadata"
+
+
+@dataclass
+class GenerateStats:
+    raw_counts: dict[str, int]
+    seconds: float
+    defects: int
+
+
+class _TruthWriter:
+    def __init__(self, path: Path) -> None:
+        self.path, self.writer = path, None
+
+    def write(self, df: pd.DataFrame) -> None:
+        tbl = pa.Table.from_pandas(df, preserve_index=False)
+        if self.writer is None:
+            self.writer = pq.ParquetWriter(self.path, tbl.schema)
+        self.writer.write_table(tbl.cast(self.writer.schema))
+
+    def close(self) -> None:
+        if self.writer is not None:
+            self.writer.close()
+
+
+def _insert(con, table: str, tbl: pa.Table | pd.DataFrame | None) -> None:
+    if tbl is None or len(tbl) == 0:
+        return
+    con.register("_chunk", tbl)
+    try:
+        con.execute(f'insert into {RAW_SCHEMA}."{table}" by name select * from _chunk')
+    finally:
+        con.unregister("_chunk")
+
+
+def generate_world(
+    cfg: WorldConfig,
+    warehouse: Path | None = None,
+    truth_dir: Path = Path("data/truth"),
+    progress: bool = False,
+) -> GenerateStats:
+    """Replace the raw schema of `warehouse` with a fresh simulated world."""
+    t0 = time.perf_counter()
+    truth_dir.mkdir(parents=True, exist_ok=True)
+    contract = load_contract()
+    rng0 = np.random.default_rng([cfg.seed, 0])
+    catalogue = build_catalogue(rng0)
+    campaigns = build_campaigns(cfg, rng0)
+    counters = Counters()
+    future_ts = str(np.datetime64(cfg.as_of, "D") + np.timedelta64(400, "D")) + "T12:00:00Z"
+    writers = {
+        name: _TruthWriter(truth_dir / f"{name}.parquet")
+        for name in ("source_records", "people", "planted_defects")
+    }
+    n_chunks = -(-cfg.people // cfg.chunk_size)
+    n_defects = 0
+    with connect(warehouse) as con:
+        con.execute("set memory_limit = '4GB'")
+        con.execute(f"drop schema if exists {RAW_SCHEMA} cascade")
+        ensure_raw_schema(con)
+        _insert(con, "shop_products", _products_table(cfg, catalogue))
+        _insert(con, "esp_campaigns", _campaigns_table(cfg, campaigns))
+        chunks = range(n_chunks)
+        if progress:
+            from rich.progress import track
+
+            chunks = track(chunks, description=f"Simulating {cfg.people:,} people", transient=True)
+        for chunk in chunks:
+            rng = np.random.default_rng([cfg.seed, 1, chunk])
+            start = chunk * cfg.chunk_size
+            n = min(cfg.chunk_size, cfg.people - start)
+            people = make_people(cfg, rng, start, n, len(catalogue.categories), len(catalogue.brands))
+            sim = ChunkSimulator(cfg, rng, people, catalogue, campaigns, counters)
+            sim.simulate_orders()
+            sim.simulate_accounts()
+            sim.simulate_esp()
+            tables: dict[str, pa.Table | None] = {"crm_contacts": sim.crm_table()}
+            tables.update(sim.shop_tables())
+            tables.update(sim.esp_tables())
+            tables["web_events"] = sim.web_table()
+            tables.update(sim.privacy_tables())
+            for name, tbl in tables.items():
+                if tbl is None:
+                    continue
+                tbl = D.plant(name, tbl, rng, cfg.defect_rate, future_ts, sim.defects)
+                if name in ("web_events", "esp_email_events"):
+                    bad = {r for t, r, _ in sim.defects if t == name}
+                    tbl = D.redeliver(tbl, rng, cfg.duplicate_rate, bad)
+                missing = set(tbl.column_names) - set(contract[name].column_names)
+                if missing:
+                    raise RuntimeError(f"generator wrote columns outside the contract for {name}: {missing}")
+                _insert(con, name, tbl)
+            writers["source_records"].write(
+                pd.DataFrame(sim.records, columns=["source_table", "source_record_id", "true_person_id"])
+            )
+            writers["people"].write(sim.truth_people())
+            writers["planted_defects"].write(
+                pd.DataFrame(sim.defects, columns=["source_table", "record_id", "defect"])
+            )
+            n_defects += len(sim.defects)
+        for w in writers.values():
+            w.close()
+        meta = {k: str(v) for k, v in asdict(cfg).items()}
+        con.execute(f"create or replace table {RAW_SCHEMA}.{WORLD_TABLE} (key varchar, value varchar)")
+        con.executemany(f"insert into {RAW_SCHEMA}.{WORLD_TABLE} values (?, ?)", list(meta.items()))
+        counts = {k: v for k, v in table_counts(con, RAW_SCHEMA).items() if k != WORLD_TABLE}
+    (truth_dir / "world.json").write_text(json.dumps(meta, indent=2))
+    return GenerateStats(raw_counts=counts, seconds=time.perf_counter() - t0, defects=n_defects)
+
+
+def read_world_metadata(con) -> dict[str, str]:
+    """The generator's config if the raw schema holds a sample world, else {}."""
+    exists = con.execute(
+        "select count(*) from information_schema.tables where table_schema = ? and table_name = ?",
+        [RAW_SCHEMA, WORLD_TABLE],
+    ).fetchone()[0]
+    if not exists:
+        return {}
+    return dict(con.execute(f"select key, value from {RAW_SCHEMA}.{WORLD_TABLE}").fetchall())
+
+
+def _products_table(cfg: WorldConfig, cat) -> pa.Table:
+    n = len(cat.product_id)
+    created = cfg.start - np.timedelta64(30, "D")
+    return pa.table(
+        {
+            "product_id": pa.array(cat.product_id, type=pa.string()),
+            "product_name": pa.array(cat.name, type=pa.string()),
+            "category": pa.array(np.array(cat.categories, dtype=object)[cat.category], type=pa.string()),
+            "brand": pa.array(np.array(cat.brands, dtype=object)[cat.brand], type=pa.string()),
+            "price": pa.array(np.char.mod("%.2f", cat.price_eur), type=pa.string()),
+            "currency": pa.array(["EUR"] * n, type=pa.string()),
+            "is_consumable": pa.array(np.where(cat.consumable, "true", "false"), type=pa.string()),
+            "created_at": T.naive_utc(pa.array(np.full(n, created))),
+            "_loaded_at": pa.array(np.full(n, created)),
+        }
+    )
+
+
+def _campaigns_table(cfg: WorldConfig, campaigns) -> pa.Table:
+    days = np.array([max(c.day, 0.0) for c in campaigns])
+    return pa.table(
+        {
+            "campaign_id": pa.array([c.campaign_id for c in campaigns], type=pa.string()),
+            "campaign_name": pa.array([c.name for c in campaigns], type=pa.string()),
+            "campaign_type": pa.array([c.kind for c in campaigns], type=pa.string()),
+            "subject_line": pa.array([c.subject for c in campaigns], type=pa.string()),
+            "sent_at": T.iso_utc(T.to_datetime(cfg.start, days)),
+            "_loaded_at": T.to_datetime(cfg.start, days + 0.1),
+        }
+    )

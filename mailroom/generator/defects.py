@@ -1,0 +1,124 @@
+"""Planted defects and at-least-once re-deliveries: the quarantine's test bed.
+
+Every planted defect is written to `data/truth/planted_defects.parquet`
+(source_table, record_id, defect) so tests can check that each one reaches
+the quarantine with the matching reason.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+
+Mutator = Callable[[pd.DataFrame, np.ndarray, np.random.Generator], None]
+
+
+def _set(col: str, values: tuple[str, ...]) -> Mutator:
+    def f(df: pd.DataFrame, rows: np.ndarray, rng: np.random.Generator) -> None:
+        df.loc[df.index[rows], col] = [values[int(i)] for i in rng.integers(0, len(values), len(rows))]
+
+    return f
+
+
+def _negative(col: str) -> Mutator:
+    def f(df: pd.DataFrame, rows: np.ndarray, rng: np.random.Generator) -> None:
+        df.loc[df.index[rows], col] = "-" + df[col].iloc[rows].astype(str)
+
+    return f
+
+
+def _truncate_json(df: pd.DataFrame, rows: np.ndarray, rng: np.random.Generator) -> None:
+    broken = []
+    for v in df["properties"].iloc[rows]:
+        v = v or "{}"
+        broken.append(v[: max(1, len(v) - 3)] if len(v) > 2 else '{"product_id":')
+    df.loc[df.index[rows], "properties"] = broken
+
+
+def _orphan(df: pd.DataFrame, rows: np.ndarray, rng: np.random.Generator) -> None:
+    df.loc[df.index[rows], "order_id"] = [f"#0{int(x)}" for x in rng.integers(10**6, 10**7, len(rows))]
+
+
+def defect_kinds(future_ts: str) -> dict[str, tuple[str, dict[str, Mutator]]]:
+    """table -> (key column, defect code -> mutator)."""
+    bad_ts = ("not-a-date", "2025-02-30T10:00:00Z", "31/13/2025 25:61", "")
+    return {
+        "web_events": (
+            "event_id",
+            {
+                "bad_timestamp": _set("event_at", bad_ts),
+                "future_timestamp": _set("event_at", (future_ts,)),
+                "malformed_json": _truncate_json,
+                "unknown_event_type": _set("event_type", ("pageview_legacy", "PRODUCT VIEWED", "heartbeat")),
+            },
+        ),
+        "esp_email_events": (
+            "event_id",
+            {
+                "bad_timestamp": _set("event_at", bad_ts),
+                "future_timestamp": _set("event_at", (future_ts,)),
+                "unknown_event_type": _set("event_type", ("forwarded", "opened?", "deferred")),
+            },
+        ),
+        "shop_orders": (
+            "order_id",
+            {
+                "negative_amount": _negative("total_amount"),
+                "absurd_amount": _set("total_amount", ("9999999.00", "123456789.99")),
+                "bad_timestamp": _set("order_at", ("N/A", "0000-00-00 00:00:00", "tomorrow")),
+                "unknown_currency": _set("currency", ("XYZ", "EURO", "$$")),
+                "unknown_status": _set("status", ("lost_in_post", "pending_review")),
+            },
+        ),
+        "shop_order_items": ("order_item_id", {"orphan_order_item": _orphan}),
+    }
+
+
+def plant(
+    table: str,
+    tbl: pa.Table,
+    rng: np.random.Generator,
+    rate: float,
+    future_ts: str,
+    log: list[tuple[str, str, str]],
+) -> pa.Table:
+    kinds = defect_kinds(future_ts)
+    if table not in kinds or tbl.num_rows == 0 or rate <= 0:
+        return tbl
+    key, mutators = kinds[table]
+    df = tbl.to_pandas()
+    # Only records that landed once, so a defect is never half-fixed by a later version.
+    single = ~df[key].duplicated(keep=False).to_numpy()
+    candidates = np.flatnonzero(single)
+    k = min(len(candidates), max(len(mutators), int(rng.binomial(len(df), rate))))
+    if k == 0:
+        return tbl
+    rows = rng.choice(candidates, size=k, replace=False)
+    codes = list(mutators)
+    for j, code in enumerate(codes):
+        sel = rows[j :: len(codes)]
+        if len(sel):
+            mutators[code](df, sel, rng)
+            log.extend((table, str(v), code) for v in df[key].iloc[sel])
+    return pa.Table.from_pandas(df, schema=tbl.schema, preserve_index=False)
+
+
+def redeliver(tbl: pa.Table, rng: np.random.Generator, rate: float, defective: set[str]) -> pa.Table:
+    """Deliver a share of events a second time (same event_id, received later)."""
+    if tbl.num_rows == 0 or rate <= 0:
+        return tbl
+    df = tbl.to_pandas()
+    ok = ~df["event_id"].isin(defective).to_numpy()
+    pick = np.flatnonzero(ok & (rng.random(len(df)) < rate))
+    if not len(pick):
+        return tbl
+    dup = df.iloc[pick].copy()
+    lag = pd.to_timedelta(rng.uniform(60, 7200, len(dup)).astype(int), unit="s")
+    received = pd.to_datetime(dup["received_at"], utc=True, errors="coerce") + lag
+    dup["received_at"] = received.dt.strftime("%Y-%m-%dT%H:%M:%SZ").to_numpy()
+    dup["_loaded_at"] = dup["_loaded_at"] + lag
+    out = pd.concat([df, dup], ignore_index=True)
+    return pa.Table.from_pandas(out, schema=tbl.schema, preserve_index=False)

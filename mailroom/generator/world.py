@@ -1,0 +1,294 @@
+"""Simulate a retailer's customers and how its systems see them.
+
+People have latent behaviour (Pareto/NBD purchasing: a Poisson purchase rate
+and an exponential lifetime, both Gamma-heterogeneous; category and brand
+preferences; price sensitivity; e-mail engagement that decays with mail
+pressure; a preferred hour and time zone). Systems record them imperfectly:
+CRM, shop and ESP keys that differ, messy e-mails and phones, guest checkouts,
+anonymous devices identified later, duplicated and late deliveries, test
+accounts, refunds, bounces, unsubscribes, consent withdrawals and erasure
+requests. The simulation continues 365 days past the as-of date; what
+happens there is only written to the truth files.
+
+People are simulated in chunks (numpy, vectorised) so memory is bounded by
+the chunk size, not the world size.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from mailroom.generator import names as N
+from mailroom.generator import text as T
+
+CANCEL_RATE = 0.03
+REFUND_RATE = 0.04
+COMPLETED_RATE = 1.0 - CANCEL_RATE - REFUND_RATE
+TRUTH_HORIZON_DAYS = 365
+COUNTRY_CODES = np.array(list(N.COUNTRIES))
+COUNTRY_SHARES = np.array([v[0] for v in N.COUNTRIES.values()])
+
+
+@dataclass(frozen=True)
+class WorldConfig:
+    people: int = 50_000
+    seed: int = 42
+    as_of: dt.date = dt.date(2026, 9, 30)
+    history_days: int = 730
+    chunk_size: int = 25_000
+    # Share of rows of each table that get a planted defect (quarantine test bed).
+    defect_rate: float = 0.002
+    # Share of event deliveries that arrive twice.
+    duplicate_rate: float = 0.01
+    campaigns_per_month: float = 2.0
+
+    @property
+    def start(self) -> np.datetime64:
+        return np.datetime64(self.as_of, "s") + np.timedelta64(1, "D") - np.timedelta64(
+            self.history_days, "D"
+        )
+
+    @property
+    def as_of_day(self) -> float:
+        """The end of the as-of date, in days since `start` (history is [0, as_of_day))."""
+        return float(self.history_days)
+
+
+@dataclass
+class Catalogue:
+    product_id: np.ndarray
+    name: np.ndarray
+    category: np.ndarray  # category index
+    brand: np.ndarray  # brand index
+    price_eur: np.ndarray
+    consumable: np.ndarray
+    categories: list[str]
+    brands: list[str]
+    by_category: list[np.ndarray] = field(default_factory=list)  # product rows, cheapest first
+    by_brand: list[np.ndarray] = field(default_factory=list)
+
+
+def build_catalogue(rng: np.random.Generator) -> Catalogue:
+    categories = list(N.CATEGORIES)
+    brands = sorted({b for v in N.CATEGORIES.values() for b in v[0]})
+    rows = []
+    for ci, (cat, (cat_brands, median, consumable)) in enumerate(N.CATEGORIES.items()):
+        for brand in cat_brands:
+            for noun in N.PRODUCT_NOUNS[cat]:
+                for edition in ("", " Plus") if rng.random() < 0.5 else ("",):
+                    price = round(float(median * rng.lognormal(0.0, 0.45)), 2) + 0.0
+                    price = max(2.0, np.floor(price) + 0.99)
+                    rows.append((f"{brand} {noun}{edition}", ci, brands.index(brand), price, consumable))
+    n = len(rows)
+    order = rng.permutation(n)
+    rows = [rows[i] for i in order]
+    cat = Catalogue(
+        product_id=np.array([f"SKU-{10000 + i}" for i in range(n)]),
+        name=np.array([r[0] for r in rows]),
+        category=np.array([r[1] for r in rows]),
+        brand=np.array([r[2] for r in rows]),
+        price_eur=np.array([r[3] for r in rows]),
+        consumable=np.array([r[4] for r in rows]),
+        categories=categories,
+        brands=brands,
+    )
+    for ci in range(len(categories)):
+        idx = np.flatnonzero(cat.category == ci)
+        cat.by_category.append(idx[np.argsort(cat.price_eur[idx])])
+    for bi in range(len(brands)):
+        cat.by_brand.append(np.flatnonzero(cat.brand == bi))
+    return cat
+
+
+@dataclass
+class Campaign:
+    campaign_id: str
+    name: str
+    kind: str
+    subject: str
+    day: float  # send start, days since world start
+    has_variants: bool
+    reach: float
+
+
+def build_campaigns(cfg: WorldConfig, rng: np.random.Generator) -> list[Campaign]:
+    themes = ["New In", "Weekend Sale", "Style Edit", "Last Chance", "Members' Picks", "Seasonal Drop"]
+    n = int(cfg.history_days / 30.4 * cfg.campaigns_per_month)
+    days = np.sort(rng.uniform(1.0, cfg.as_of_day - 0.5, n))
+    out = [
+        Campaign("CMP-0000", "Welcome series", "triggered", "Welcome! Here's 10% off", 0.0, False, 1.0)
+    ]
+    for i, d in enumerate(days, start=1):
+        theme = themes[int(rng.integers(len(themes)))]
+        kind = "newsletter" if rng.random() < 0.3 else "promotional"
+        out.append(
+            Campaign(
+                campaign_id=f"CMP-{i:04d}",
+                name=f"{theme} {i:03d}",
+                kind=kind,
+                subject=f"{theme}: picked for you",
+                day=float(d),
+                has_variants=bool(rng.random() < 0.35),
+                reach=float(rng.uniform(0.35, 0.7)),
+            )
+        )
+    return out
+
+
+# --------------------------------------------------------------------------- people
+
+
+@dataclass
+class People:
+    """Per-person latent state and identity for one chunk (arrays of length n)."""
+
+    gidx: np.ndarray
+    pid: np.ndarray
+    country: np.ndarray
+    tz: np.ndarray
+    currency: np.ndarray
+    phone_cc: np.ndarray
+    first: list[str]
+    last: list[str]
+    birth: np.ndarray  # datetime64[D]
+    street: list[str]
+    postcode: list[str]
+    city: list[str]
+    email: list[str]
+    email2: list[str | None]
+    is_gmail: np.ndarray
+    phone: list[str | None]  # national significant number
+    household: np.ndarray
+    join: np.ndarray
+    lam: np.ndarray
+    mu: np.ndarray
+    alive_end: np.ndarray
+    cat_cum: np.ndarray  # cumulative category preference (n, K)
+    fav_brand: np.ndarray
+    price_sens: np.ndarray
+    open_base: np.ndarray
+    click_base: np.ndarray
+    pressure: np.ndarray
+    pref_hour: np.ndarray
+    mpp: np.ndarray
+    n_devices: np.ndarray
+
+
+def _postcode(country: str, r: np.random.Generator) -> str:
+    if country == "GB":
+        letters = "ABCDEFGHJKLMNPRSTUWYZ"
+        a, b, c, d = (letters[int(x)] for x in r.integers(0, len(letters), 4))
+        return f"{a}{b}{int(r.integers(1, 20))} {int(r.integers(1, 10))}{c}{d}"
+    if country == "NL":
+        letters = "ABCDEFGHJKLMNPRSTVWXZ"
+        return f"{int(r.integers(1000, 9999))} {letters[int(r.integers(len(letters)))]}{letters[int(r.integers(len(letters)))]}"
+    return f"{int(r.integers(1000, 99999)):05d}"
+
+
+def make_people(cfg: WorldConfig, rng: np.random.Generator, start_idx: int, n: int, n_cat: int, n_brand: int) -> People:
+    H = cfg.as_of_day
+    gidx = np.arange(start_idx, start_idx + n)
+    country = rng.choice(COUNTRY_CODES, size=n, p=COUNTRY_SHARES / COUNTRY_SHARES.sum())
+    tz = np.empty(n, dtype=object)
+    currency = np.empty(n, dtype=object)
+    phone_cc = np.empty(n, dtype=object)
+    first, last, street, postcode, city = [], [], [], [], []
+    for i, c in enumerate(country):
+        _, tzs, cur, cc = N.COUNTRIES[c]
+        tz[i] = tzs[int(rng.integers(len(tzs)))]
+        currency[i] = cur
+        phone_cc[i] = cc
+        fn, ln = N.FIRST_NAMES[c], N.LAST_NAMES[c]
+        # Zipf-ish: a few names are very common (same-name different people).
+        first.append(fn[min(int(rng.zipf(1.6)) - 1, len(fn) - 1) if rng.random() < 0.5 else int(rng.integers(len(fn)))])
+        last.append(ln[min(int(rng.zipf(1.5)) - 1, len(ln) - 1) if rng.random() < 0.5 else int(rng.integers(len(ln)))])
+        st = N.STREETS[c]
+        street.append(
+            f"{int(rng.integers(1, 240))} {st[int(rng.integers(len(st)))]}"
+            if c in ("GB", "US", "FR")
+            else f"{st[int(rng.integers(len(st)))]} {int(rng.integers(1, 240))}"
+        )
+        postcode.append(_postcode(c, rng))
+        ct = N.CITIES[c]
+        city.append(ct[int(rng.integers(len(ct)))])
+    birth = (np.datetime64(cfg.as_of, "D") - rng.integers(18 * 365, 80 * 365, n).astype("timedelta64[D]"))
+
+    # Households: a few people share last name, address and the landline.
+    household = gidx.copy()
+    phone_nat = [str(x) for x in rng.integers(10**9, 10**10 - 1, n)]
+    phone: list[str | None] = [p if rng.random() < 0.72 else None for p in phone_nat]
+    members = np.flatnonzero(rng.random(n) < 0.05)
+    for i in members:
+        if i == 0:
+            continue
+        j = i - 1
+        household[i] = household[j]
+        last[i] = last[j]
+        street[i], postcode[i], city[i] = street[j], postcode[j], city[j]
+        country[i], tz[i], currency[i], phone_cc[i] = country[j], tz[j], currency[j], phone_cc[j]
+        phone[i] = phone[j] if phone[j] is not None else phone_nat[j]
+        phone[j] = phone[i]
+
+    email, email2, is_gmail = [], [], np.zeros(n, dtype=bool)
+    patterns = rng.integers(0, 4, n)
+    for i in range(n):
+        doms = N.EMAIL_DOMAINS[country[i]]
+        d = rng.choice(len(doms), p=np.array([x[1] for x in doms]) / sum(x[1] for x in doms))
+        domain = doms[int(d)][0]
+        is_gmail[i] = domain == "gmail.com"
+        local = T.email_local(first[i], last[i], int(patterns[i]), int(gidx[i]))
+        email.append(f"{local}@{domain}")
+        if rng.random() < 0.3:
+            wd = N.WORK_DOMAINS[int(rng.integers(len(N.WORK_DOMAINS)))]
+            email2.append(f"{T.email_local(first[i], last[i], (int(patterns[i]) + 1) % 4, int(gidx[i]))}@{wd}")
+        else:
+            email2.append(None)
+
+    # Latent purchasing (Pareto/NBD): rate ~ Gamma, lifetime ~ Exp(mu), mu ~ Gamma.
+    join = H * np.sqrt(rng.random(n))  # growing customer base
+    lam = rng.gamma(0.75, 0.011, n)  # purchases per day while alive (mean ~3/yr)
+    mu = rng.gamma(1.2, 1 / 600, n)  # dropout hazard per day (mean lifetime ~500 days)
+    alive_end = join + rng.exponential(1.0 / mu)
+    pref = rng.dirichlet(np.full(n_cat, 0.35), n)
+    engaged = np.log(lam / 0.008)  # e-mail engagement correlates with purchasing
+    open_base = 1 / (1 + np.exp(-(-1.1 + 0.55 * engaged + rng.normal(0, 0.8, n))))
+    click_base = 1 / (1 + np.exp(-(-2.0 + 0.5 * engaged + rng.normal(0, 0.6, n))))
+    hours = np.concatenate([rng.normal(8, 1.2, n // 3 + 1), rng.normal(12.5, 1.0, n // 3 + 1), rng.normal(20, 1.5, n)])
+    pref_hour = np.mod(np.round(rng.permutation(hours)[:n]), 24).astype(int)
+    return People(
+        gidx=gidx,
+        pid=np.array([f"TP{x:08d}" for x in gidx]),
+        country=country,
+        tz=tz,
+        currency=currency,
+        phone_cc=phone_cc,
+        first=first,
+        last=last,
+        birth=birth,
+        street=street,
+        postcode=postcode,
+        city=city,
+        email=email,
+        email2=email2,
+        is_gmail=is_gmail,
+        phone=phone,
+        household=household,
+        join=join,
+        lam=lam,
+        mu=mu,
+        alive_end=alive_end,
+        cat_cum=np.cumsum(pref, axis=1),
+        fav_brand=rng.integers(0, n_brand, n),
+        price_sens=rng.beta(2, 3, n),
+        open_base=open_base,
+        click_base=click_base,
+        pressure=rng.uniform(0.3, 1.0, n),
+        pref_hour=pref_hour,
+        mpp=rng.random(n) < 0.12,
+        n_devices=rng.choice([1, 2, 3], size=n, p=[0.68, 0.26, 0.06]),
+    )

@@ -1,0 +1,1097 @@
+"""Bring your own data: load CSV or Parquet files into a raw contract table.
+
+`mailroom load TABLE FILE [FILE...]` (or `load_files()` from Python) lands a user's
+files in `raw.TABLE` exactly as the contract in `models/staging/*/_*__sources.yml`
+describes it: every column text, canonicalised, plus `_loaded_at`.
+
+How a load works
+----------------
+* **Columns.** Every contract column gets its value from one file column:
+  an explicit mapping (`--map order_at=order_date` or the `columns:` section of a
+  mapping YAML) wins; otherwise a file column with the same name is taken, compared
+  case-insensitively and ignoring spaces, dashes and underscores (`First Name` feeds
+  `first_name`). Contract columns with no source land NULL (or their default, see
+  `--currency` / `defaults:`); file columns that feed nothing are reported. A
+  required column with no source is a hard error, except the table's primary key:
+  when it is missing, a deterministic key `<file name>:<row number>` is synthesised
+  (e.g. `tx.csv:17`) and the report says so. Map a column to nothing
+  (`--map updated_at=`) to stop it being matched by name.
+* **Values** are trimmed; empty cells, `NULL`, `null` and `\\N` are NULL, and so are
+  `na`, `n/a`, `none`, `nan` and `nat` (any case) in date, timestamp, number,
+  boolean and JSON columns. Then, by the column's `meta.format`:
+
+  - date: `--date-format` patterns first, then ISO (`2024-01-05`, `2024/1/5`,
+    or a timestamp's date) -> `YYYY-MM-DD`;
+  - timestamp: `--timestamp-format` patterns, then `--date-format` patterns
+    (midnight), then ISO 8601 with or without an offset -> `YYYY-MM-DDTHH:MM:SSZ`
+    in UTC (sub-second digits are dropped). A time without an offset is read in
+    `--timezone` (default UTC);
+  - decimal: `1234.5`, `1,234.50`, `-EUR 12.50`, `12.50 €`; with
+    `--decimal-comma`: `12,50`, `1.234,50`, `1 234,50` -> plain `1234.50`
+    (digits kept as written, no float rounding). A bare `12,50` without
+    `--decimal-comma` is rejected rather than read as 1250;
+  - integer: like decimal, and the fraction must be zero -> `1234`;
+  - boolean: true/t/yes/y/1/on and false/f/no/n/0/off -> `true` / `false`;
+  - json: must parse; kept as written;
+  - id, email, phone and plain text: trimmed text. E-mail syntax is not checked
+    here: staging quarantines bad addresses.
+
+  Typed Parquet columns are used as typed (dates, timestamps - naive ones in
+  `--timezone` -, numbers, booleans; nested values become JSON text).
+* **Rejections.** A row with a missing required value or a value that does not
+  parse is not loaded. It goes to `raw.load_rejections` (load_id, loaded_at,
+  target_table, file_name, row_number, reason, raw_row) with every failed check,
+  e.g. `missing_required:order_id`, `bad_date:birth_date`,
+  `bad_decimal:total_amount; bad_json:properties`, and the original row as JSON.
+  CSV lines with the wrong number of fields are rejected as `malformed_row`
+  (row_number NULL, the line's text in raw_row). For every file,
+  rows read = rows loaded + rows rejected.
+* **Row numbers** count data rows from 1 (the header is not a row; malformed
+  lines are not counted).
+* **Transactions.** All files of one call load in one transaction: a hard error
+  (unreadable file, bad mapping, ...) leaves the warehouse untouched. `--replace`
+  empties the table first (inside the same transaction); the default appends.
+  Every row of one load shares one `_loaded_at` (UTC).
+* **Memory.** Files are streamed: CSV in blocks of a few MB (pyarrow), Parquet in
+  batches of `batch_rows`; parsing is vectorised in DuckDB SQL.
+
+Supported files: `.csv`, `.tsv`, `.txt` (optionally `.gz`), `.parquet`/`.pq`.
+The CSV delimiter is sniffed from the header line (`,` `;` tab `|`) unless given.
+
+Mapping YAML
+------------
+One file can describe a whole load; every key is optional, and command-line
+options override it (`--map` entries override `columns:` entries one by one)::
+
+    table: shop_orders              # the contract table
+    files:                          # relative paths are relative to this YAML file
+      - exports/transactions_2025.csv
+    columns:                        # contract column: file column
+      order_at: Datum
+      total_amount: Betrag
+      item_count: Menge
+      updated_at: null              # leave NULL, do not match by name
+    defaults:                       # for columns the file lacks or leaves empty
+      currency: EUR
+    date_format: "%d.%m.%Y"         # or a list; `DD.MM.YYYY`-style tokens work too
+    timestamp_format: "%d.%m.%Y %H:%M"
+    timezone: Europe/Berlin         # for timestamps without an offset
+    decimal_comma: true
+    delimiter: ";"
+    encoding: latin-1
+    replace: false                  # true = empty the table first
+
+Use it with `mailroom load --mapping orders.yml` (table and files from the YAML)
+or `mailroom load shop_orders new.csv --mapping orders.yml`.
+
+Hard errors (`LoadError`; exit code 2 on the command line, one-line message, nothing
+written): unknown table, missing or unreadable file, unsupported extension, a
+mapping naming a contract column that does not exist or a file column that is not
+in the file, a required column with no source, bad mapping YAML, bad options.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import gzip
+import re
+import uuid
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager, nullcontext
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pyarrow as pa
+import pyarrow.csv as pcsv
+import pyarrow.parquet as pq
+import typer
+import yaml
+
+from mailroom.contract import LOADED_AT, RAW_SCHEMA, Column, Table, load_contract
+from mailroom.warehouse import connect, ensure_raw_schema, warehouse_path
+
+REJECTIONS_TABLE = "load_rejections"
+REJECTIONS_COLUMNS = (
+    ("load_id", "varchar"),
+    ("loaded_at", "timestamp"),
+    ("target_table", "varchar"),
+    ("file_name", "varchar"),
+    ("row_number", "bigint"),
+    ("reason", "varchar"),
+    ("raw_row", "varchar"),
+)
+CSV_EXTENSIONS = (".csv", ".tsv", ".txt")
+PARQUET_EXTENSIONS = (".parquet", ".pq", ".parq")
+SUPPORTED = ", ".join([*CSV_EXTENSIONS, *PARQUET_EXTENSIONS, "(CSV also .gz)"])
+MALFORMED = "malformed_row"
+
+_CSV_BLOCK_BYTES = 8 << 20
+_ROW = "__mailroom_row__"
+_BATCH = "__mailroom_batch__"
+_STAGE = "__mailroom_stage__"
+_TRIM_CHARS = " \t\r\n\u00a0\u202f\ufeff"
+_TEXT_NULLS = ("NULL", "null", "\\N")
+_TYPED_NULLS = ("null", "none", "nan", "nat", "n/a", "na", "\\n")
+_TYPED_FORMATS = {"date", "timestamp", "decimal", "integer", "boolean", "json"}
+_TRUE = ("true", "t", "yes", "y", "1", "on")
+_FALSE = ("false", "f", "no", "n", "0", "off")
+_CURRENCY = r"(?:[$€£¥]|[A-Z]{3})"
+_TOKENS = {"YYYY": "%Y", "YY": "%y", "MM": "%m", "DD": "%d", "HH": "%H", "mm": "%M", "SS": "%S"}
+_TOKENS.update({"ss": "%S"})
+_MAPPING_KEYS = {
+    "table",
+    "files",
+    "columns",
+    "defaults",
+    "date_format",
+    "timestamp_format",
+    "timezone",
+    "decimal_comma",
+    "delimiter",
+    "encoding",
+    "currency",
+    "replace",
+}
+
+
+class LoadError(Exception):
+    """A hard error: nothing is loaded; the message is one line meant for the user."""
+
+
+# --------------------------------------------------------------------------- options
+
+
+@dataclass(frozen=True)
+class LoadOptions:
+    """How to read the files and where the values go.
+
+    `mapping` maps contract column -> file column (None: leave the contract column
+    NULL, do not match it by name). `defaults` fills contract columns the file lacks
+    or leaves empty; `currency` is a shortcut for `defaults["currency"]`.
+    """
+
+    mapping: Mapping[str, str | None] = field(default_factory=dict)
+    defaults: Mapping[str, str] = field(default_factory=dict)
+    date_formats: tuple[str, ...] = ()
+    timestamp_formats: tuple[str, ...] = ()
+    timezone: str = "UTC"
+    decimal_comma: bool = False
+    delimiter: str | None = None
+    encoding: str = "utf-8"
+    currency: str | None = None
+    replace: bool = False
+    dry_run: bool = False
+    batch_rows: int = 100_000
+
+
+@dataclass(frozen=True)
+class MappingFile:
+    """A parsed mapping YAML: the table and files it names, and the options it sets."""
+
+    path: Path
+    table: str | None
+    files: tuple[Path, ...]
+    settings: Mapping[str, Any]
+
+    def options(self, **overrides: Any) -> LoadOptions:
+        """LoadOptions from this file; `overrides` (LoadOptions fields) win.
+
+        `mapping` and `defaults` overrides are merged key by key.
+        """
+        return _merge_options(self.settings, overrides)
+
+
+def read_mapping_file(path: str | Path) -> MappingFile:
+    """Parse and validate a mapping YAML (format: see the module docstring)."""
+    path = Path(path)
+    if not path.is_file():
+        raise LoadError(f"mapping file not found: {path}")
+    try:
+        doc = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (yaml.YAMLError, UnicodeDecodeError, OSError) as e:
+        raise LoadError(f"bad mapping file {path}: {_one_line(e)}") from None
+    if doc is None:
+        doc = {}
+    if not isinstance(doc, dict):
+        raise LoadError(f"bad mapping file {path}: expected a mapping of keys, got {_kind(doc)}")
+    unknown = sorted(set(map(str, doc)) - _MAPPING_KEYS)
+    if unknown:
+        raise LoadError(
+            f"bad mapping file {path}: unknown key {', '.join(map(repr, unknown))} "
+            f"(expected: {', '.join(sorted(_MAPPING_KEYS))})"
+        )
+
+    def bad(key: str, expected: str) -> LoadError:
+        return LoadError(
+            f"bad mapping file {path}: '{key}' must be {expected}, got {_kind(doc[key])}"
+        )
+
+    def text(key: str) -> str | None:
+        value = doc.get(key)
+        if value is None:
+            return None
+        if isinstance(value, bool) or not isinstance(value, str | int | float):
+            raise bad(key, "a string")
+        return str(value)
+
+    def text_map(key: str, allow_null: bool) -> dict[str, str | None]:
+        value = doc.get(key) or {}
+        if not isinstance(value, dict):
+            raise bad(key, "a mapping of contract column to value")
+        out: dict[str, str | None] = {}
+        for k, v in value.items():
+            if v is None and allow_null:
+                out[str(k)] = None
+            elif isinstance(v, str | int | float) and not isinstance(v, bool):
+                out[str(k)] = str(v)
+            else:
+                raise LoadError(
+                    f"bad mapping file {path}: {key}.{k} must be a string, got {_kind(v)}"
+                )
+        return out
+
+    def formats(key: str) -> tuple[str, ...] | None:
+        value = doc.get(key)
+        if value is None:
+            return None
+        if isinstance(value, str):
+            return (value,)
+        if isinstance(value, list) and all(isinstance(v, str) for v in value):
+            return tuple(value)
+        raise bad(key, "a string or a list of strings")
+
+    def flag(key: str) -> bool | None:
+        value = doc.get(key)
+        if value is None or isinstance(value, bool):
+            return value
+        raise bad(key, "true or false")
+
+    files = doc.get("files") or []
+    if isinstance(files, str):
+        files = [files]
+    if not isinstance(files, list) or not all(isinstance(f, str) for f in files):
+        raise bad("files", "a list of paths")
+
+    settings: dict[str, Any] = {
+        "mapping": text_map("columns", allow_null=True),
+        "defaults": text_map("defaults", allow_null=False),
+        "date_formats": formats("date_format"),
+        "timestamp_formats": formats("timestamp_format"),
+        "timezone": text("timezone"),
+        "decimal_comma": flag("decimal_comma"),
+        "delimiter": text("delimiter"),
+        "encoding": text("encoding"),
+        "currency": text("currency"),
+        "replace": flag("replace"),
+    }
+    return MappingFile(
+        path=path,
+        table=text("table"),
+        files=tuple(path.parent / f for f in files),
+        settings={k: v for k, v in settings.items() if v is not None},
+    )
+
+
+def _merge_options(settings: Mapping[str, Any], overrides: Mapping[str, Any]) -> LoadOptions:
+    unknown = set(overrides) - set(LoadOptions.__dataclass_fields__)
+    if unknown:
+        raise TypeError(f"unknown LoadOptions fields: {sorted(unknown)}")
+    merged = {**settings, **overrides}
+    for key in ("mapping", "defaults"):
+        merged[key] = {**settings.get(key, {}), **overrides.get(key, {})}
+    return LoadOptions(**merged)
+
+
+def parse_map_options(items: Sequence[str]) -> dict[str, str | None]:
+    """`["order_at=order_date", "updated_at="]` -> {"order_at": "order_date", "updated_at": None}."""
+    mapping: dict[str, str | None] = {}
+    for item in items:
+        contract_col, sep, file_col = item.partition("=")
+        if not sep or not contract_col.strip():
+            raise LoadError(f"bad --map {item!r}: expected CONTRACT_COLUMN=FILE_COLUMN")
+        mapping[contract_col.strip()] = file_col.strip() or None
+    return mapping
+
+
+def to_strftime(pattern: str) -> str:
+    """A strftime pattern as is; `YYYYMMDD`-style tokens (YYYY YY MM DD HH mm SS) translated."""
+    if "%" in pattern:
+        return pattern
+    return re.sub(
+        "|".join(sorted(_TOKENS, key=len, reverse=True)), lambda m: _TOKENS[m[0]], pattern
+    )
+
+
+# --------------------------------------------------------------------------- reports
+
+
+@dataclass
+class FileReport:
+    """What happened to one file."""
+
+    file: Path
+    rows_read: int = 0
+    rows_loaded: int = 0
+    rejections: dict[str, int] = field(default_factory=dict)
+    columns: dict[str, str] = field(default_factory=dict)
+    unmapped_columns: list[str] = field(default_factory=list)
+    synthesized_key: str | None = None
+    renamed_columns: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def rows_rejected(self) -> int:
+        return sum(self.rejections.values())
+
+
+@dataclass
+class LoadReport:
+    """What one load did: per file counts, plus the ids to find its rejections."""
+
+    table: str
+    load_id: str
+    loaded_at: dt.datetime
+    warehouse: str
+    replaced: bool = False
+    dry_run: bool = False
+    files: list[FileReport] = field(default_factory=list)
+
+    @property
+    def rows_read(self) -> int:
+        return sum(f.rows_read for f in self.files)
+
+    @property
+    def rows_loaded(self) -> int:
+        return sum(f.rows_loaded for f in self.files)
+
+    @property
+    def rows_rejected(self) -> int:
+        return sum(f.rows_rejected for f in self.files)
+
+    def lines(self) -> list[str]:
+        """A plain-text rendering of the report (what `mailroom load` prints)."""
+        out: list[str] = []
+        target = f"{RAW_SCHEMA}.{self.table}"
+        for f in self.files:
+            out.append(f"{f.file} -> {target}")
+            out.append(
+                f"  rows read {f.rows_read:,}, loaded {f.rows_loaded:,}, rejected {f.rows_rejected:,}"
+            )
+            for reason, n in sorted(f.rejections.items(), key=lambda kv: (-kv[1], kv[0])):
+                out.append(f"    rejected {n:,} x {reason}")
+            mapped = [f"{c} <- {src}" for c, src in f.columns.items()]
+            out.append(f"  columns: {', '.join(mapped) if mapped else '(none)'}")
+            if f.synthesized_key:
+                out.append(
+                    f"  {f.synthesized_key} is not in the file: synthesised as "
+                    f"'{f.file.name}:<row number>'"
+                )
+            for old, new in f.renamed_columns.items():
+                out.append(f"  file column {old!r} renamed {new!r} (duplicate or empty name)")
+            if f.unmapped_columns:
+                out.append(f"  unmapped file columns (ignored): {', '.join(f.unmapped_columns)}")
+        mode = "replaced" if self.replaced else "appended to"
+        verb = "would be" if self.dry_run else "were"
+        summary = (
+            f"{self.rows_loaded:,} rows {verb} {mode} {target} in {self.warehouse}, "
+            f"{self.rows_rejected:,} rejected (load_id {self.load_id})"
+        )
+        out.append(summary)
+        if self.rows_rejected and not self.dry_run:
+            out.append(
+                f"rejected rows: select * from {RAW_SCHEMA}.{REJECTIONS_TABLE} "
+                f"where load_id = '{self.load_id}'"
+            )
+        if self.dry_run:
+            out.append("dry run: nothing was written")
+        return out
+
+
+# --------------------------------------------------------------------------- sources
+
+
+@dataclass
+class _Source:
+    path: Path
+    kind: str  # csv | parquet
+    names: list[str]
+    types: list[pa.DataType]
+    renamed: dict[str, str]
+    delimiter: str = ","
+    malformed: list[str] = field(default_factory=list)
+
+    def batches(self, options: LoadOptions) -> Iterator[pa.RecordBatch]:
+        if self.kind == "parquet":
+            for batch in pq.ParquetFile(self.path).iter_batches(batch_size=options.batch_rows):
+                yield batch.rename_columns(self.names)
+            return
+        reader = self._open_csv(options, self.names)
+        for batch in reader:
+            yield batch
+
+    def _open_csv(self, options: LoadOptions, names: list[str] | None) -> pcsv.CSVStreamingReader:
+        def invalid(row: Any) -> str:
+            self.malformed.append(
+                f"expected {row.expected_columns} fields, got {row.actual_columns}: {row.text}"
+            )
+            return "skip"
+
+        read = pcsv.ReadOptions(
+            encoding=options.encoding,
+            block_size=_CSV_BLOCK_BYTES,
+            column_names=names if names and self.renamed else None,
+            skip_rows=1 if names and self.renamed else 0,
+        )
+        parse = pcsv.ParseOptions(
+            delimiter=self.delimiter, newlines_in_values=True, invalid_row_handler=invalid
+        )
+        convert = pcsv.ConvertOptions(
+            column_types={n: pa.string() for n in names} if names else None,
+            strings_can_be_null=False,
+            quoted_strings_can_be_null=False,
+        )
+        return pcsv.open_csv(
+            str(self.path), read_options=read, parse_options=parse, convert_options=convert
+        )
+
+
+def _open_source(path: Path, options: LoadOptions) -> _Source:
+    if not path.exists():
+        raise LoadError(f"file not found: {path}")
+    if not path.is_file():
+        raise LoadError(f"not a file: {path}")
+    suffixes = [s.lower() for s in path.suffixes]
+    ext = suffixes[-2] if len(suffixes) >= 2 and suffixes[-1] == ".gz" else path.suffix.lower()
+    try:
+        if ext in PARQUET_EXTENSIONS and suffixes[-1] != ".gz":
+            schema = pq.ParquetFile(path).schema_arrow
+            names, renamed = _dedupe([f.name for f in schema])
+            return _Source(path, "parquet", names, [f.type for f in schema], renamed)
+        if ext in CSV_EXTENSIONS:
+            delimiter = _delimiter(path, ext, options)
+            src = _Source(path, "csv", [], [], {}, delimiter=delimiter)
+            probe = src._open_csv(options, None)
+            header = probe.schema.names
+            probe.close()
+            src.malformed.clear()
+            names, renamed = _dedupe(header)
+            src.names, src.renamed = names, renamed
+            src.types = [pa.string()] * len(names)
+            return src
+    except (pa.ArrowException, OSError, UnicodeError, LookupError, ValueError) as e:
+        raise LoadError(f"cannot read {path}: {_one_line(e)}") from None
+    shown = "".join(path.suffixes[-2:]) or "(none)"
+    raise LoadError(f"unsupported file type {shown} for {path} (supported: {SUPPORTED})")
+
+
+def _delimiter(path: Path, ext: str, options: LoadOptions) -> str:
+    if options.delimiter:
+        named = {"tab": "\t", "\\t": "\t", "comma": ",", "semicolon": ";", "pipe": "|"}
+        delim = named.get(options.delimiter.lower(), options.delimiter)
+        if len(delim) != 1:
+            raise LoadError(f"bad --delimiter {options.delimiter!r}: expected one character")
+        return delim
+    if ext == ".tsv":
+        return "\t"
+    opener = gzip.open if path.suffix.lower() == ".gz" else open
+    with opener(path, "rb") as fh:
+        head = fh.read(64 << 10)
+    first = head.decode(options.encoding, errors="replace").lstrip("\ufeff").splitlines()
+    line = first[0] if first else ""
+    line = re.sub(r'"[^"]*"', "", line)  # ignore delimiters inside quoted names
+    counts = {d: line.count(d) for d in (",", ";", "\t", "|")}
+    best = max(counts, key=lambda d: counts[d])
+    return best if counts[best] else ","
+
+
+def _dedupe(names: Sequence[str]) -> tuple[list[str], dict[str, str]]:
+    out: list[str] = []
+    renamed: dict[str, str] = {}
+    seen: set[str] = set()
+    for i, name in enumerate(names, start=1):
+        new = name if name.strip() else f"column_{i}"
+        n = 2
+        while new in seen:
+            new, n = f"{name}_{n}", n + 1
+        seen.add(new)
+        out.append(new)
+        if new != name:
+            renamed[name or f"#{i}"] = new
+    return out, renamed
+
+
+# --------------------------------------------------------------------------- planning
+
+
+def _key(name: str) -> str:
+    return re.sub(r"[^0-9a-z]", "", name.lower())
+
+
+def _find_column(names: Sequence[str], wanted: str) -> list[str]:
+    """File columns matching `wanted`: exact, else case-insensitive, else by `_key`."""
+    for match in (
+        lambda n: n == wanted,
+        lambda n: n.strip().lower() == wanted.strip().lower(),
+        lambda n: _key(n) == _key(wanted) and _key(wanted) != "",
+    ):
+        found = [n for n in names if match(n)]
+        if found:
+            return found
+    return []
+
+
+@dataclass
+class _Plan:
+    source: _Source
+    columns: dict[str, str | None]  # contract column -> file column
+    synthesized_key: str | None
+    unmapped: list[str]
+
+
+def _plan(table: Table, src: _Source, options: LoadOptions, defaults: Mapping[str, str]) -> _Plan:
+    columns: dict[str, str | None] = {}
+    for col in table.data_columns:
+        if col.name in options.mapping:
+            wanted = options.mapping[col.name]
+            if wanted is None:
+                columns[col.name] = None
+                continue
+            found = _find_column(src.names, wanted)
+            if len(found) != 1:
+                problem = "is not in" if not found else "is ambiguous in"
+                raise LoadError(
+                    f"column {wanted!r} (mapped to {col.name}) {problem} {src.path} "
+                    f"(file columns: {', '.join(src.names)})"
+                )
+            columns[col.name] = found[0]
+        else:
+            found = _find_column(src.names, col.name)
+            if len(found) > 1:
+                raise LoadError(
+                    f"{src.path} has several columns that could be {col.name} "
+                    f"({', '.join(found)}); choose one with --map {col.name}=COLUMN"
+                )
+            columns[col.name] = found[0] if found else None
+
+    synthesized = None
+    for col in table.data_columns:
+        if col.required and columns[col.name] is None and col.name not in defaults:
+            if col.name == table.primary_key:
+                synthesized = col.name
+                continue
+            raise LoadError(
+                f"required column {col.name} of {table.name} has no source column in "
+                f"{src.path}; map one with --map {col.name}=FILE_COLUMN "
+                f"(file columns: {', '.join(src.names)})"
+            )
+    used = set(columns.values())
+    unmapped = [n for n in src.names if n not in used]
+    return _Plan(src, columns, synthesized, unmapped)
+
+
+def _check_options(table: Table, options: LoadOptions) -> dict[str, str]:
+    """Validate options against the table; returns the effective defaults."""
+    names = table.column_names
+    valid = ", ".join(c.name for c in table.data_columns)
+    for col in options.mapping:
+        if col not in names or col == LOADED_AT:
+            raise LoadError(
+                f"unknown column {col!r} in mapping: {table.name} has no such column "
+                f"(columns: {valid})"
+            )
+    defaults = dict(options.defaults)
+    if options.currency is not None:
+        defaults["currency"] = options.currency
+        if "currency" not in names:
+            raise LoadError(f"--currency given but {table.name} has no currency column")
+    for col in defaults:
+        if col not in names or col == LOADED_AT:
+            raise LoadError(
+                f"unknown column {col!r} in defaults: {table.name} has no such column "
+                f"(columns: {valid})"
+            )
+    if options.batch_rows < 1:
+        raise LoadError("batch_rows must be at least 1")
+    if not re.fullmatch(r"[A-Za-z0-9_+\-/]+", options.timezone):
+        raise LoadError(
+            f"unknown timezone {options.timezone!r} (use an IANA name like Europe/Berlin)"
+        )
+    try:
+        "".encode(options.encoding)
+    except LookupError:
+        raise LoadError(f"unknown encoding {options.encoding!r}") from None
+    check = duckdb.connect()
+    try:
+        for kind, patterns in (
+            ("date", options.date_formats),
+            ("timestamp", options.timestamp_formats),
+        ):
+            for pattern in patterns:
+                try:
+                    check.execute("select try_strptime('', ?)", [to_strftime(pattern)])
+                except duckdb.Error as e:
+                    raise LoadError(f"bad {kind} format {pattern!r}: {_one_line(e)}") from None
+    finally:
+        check.close()
+    return defaults
+
+
+def _resolve_table(table: str) -> Table:
+    contract = load_contract()
+    if table not in contract:
+        raise LoadError(f"unknown table {table!r}; valid tables: {', '.join(contract)}")
+    return contract[table]
+
+
+# --------------------------------------------------------------------------- SQL
+
+
+def _ident(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _lit(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
+
+
+def _list(values: Sequence[str]) -> str:
+    return "[" + ", ".join(_lit(v) for v in values) + "]"
+
+
+def _pre_text(col: str, typ: pa.DataType) -> tuple[str, bool]:
+    """SQL turning a (typed) source column into text; True if it is a typed number."""
+    x = _ident(col)
+    if pa.types.is_floating(typ):
+        return (
+            f"(case when isnan({x}) or isinf({x}) then null "
+            f"when {x} = trunc({x}) and abs({x}) < 1e15 then cast(cast({x} as bigint) as varchar) "
+            f"else coalesce(rtrim(rtrim(cast(try_cast(round({x}, 10) as decimal(38, 10)) "
+            f"as varchar), '0'), '.'), cast({x} as varchar)) end)",
+            True,
+        )
+    if pa.types.is_integer(typ) or pa.types.is_decimal(typ):
+        return f"cast({x} as varchar)", True
+    if pa.types.is_boolean(typ):
+        return f"(case when {x} then 'true' when not {x} then 'false' end)", False
+    if pa.types.is_date(typ):
+        return f"strftime(cast({x} as date), '%Y-%m-%d')", False
+    if pa.types.is_timestamp(typ):
+        if typ.tz is None:
+            return f"strftime(cast({x} as timestamp), '%Y-%m-%d %H:%M:%S.%f')", False
+        return (
+            f"strftime(timezone('UTC', cast({x} as timestamptz)), '%Y-%m-%dT%H:%M:%S.%fZ')",
+            False,
+        )
+    if pa.types.is_nested(typ):
+        return f"cast(to_json({x}) as varchar)", False
+    return f"cast({x} as varchar)", False
+
+
+def _value_sql(col: Column, pre: str) -> str:
+    """Trimmed text with null tokens -> NULL."""
+    v = f"trim({pre}, {_lit(_TRIM_CHARS)})"
+    nulls = f"{v} in ({', '.join(map(_lit, _TEXT_NULLS))}) or {v} = ''"
+    if col.format in _TYPED_FORMATS:
+        nulls += f" or lower({v}) in ({', '.join(map(_lit, _TYPED_NULLS))})"
+    return f"(case when {nulls} then null else {v} end)"
+
+
+def _number_sql(v: str, comma: bool) -> str:
+    """Normalised `[-]digits[.digits]` text, or NULL when `v` is not a number."""
+    c = f"regexp_replace({v}, '^([+-]?)\\s*{_CURRENCY}\\s*', '\\1')"
+    c = f"regexp_replace({c}, '\\s*{_CURRENCY}$', '')"
+    thousands, point = ("[.'\u00a0\u202f ]", ",") if comma else ("[,'\u00a0\u202f ]", "\\.")
+    shape = f"^[+-]?(\\d{{1,3}}({thousands}\\d{{3}})+|\\d*)({point}\\d*)?$"
+    plain = f"regexp_replace({c}, {_lit(thousands)}, '', 'g')"
+    if comma:
+        plain = f"replace({plain}, ',', '.')"
+    return (
+        f"(case when regexp_matches({c}, {_lit(shape)}) and regexp_matches({c}, '\\d') "
+        f"then {plain} end)"
+    )
+
+
+def _canonical_sql(col: Column, v: str, n: str | None, options: LoadOptions) -> str:
+    """SQL for the canonical text of a column given its value `v` (and number `n`)."""
+    fmt = col.format
+    date_fmts = [to_strftime(f) for f in options.date_formats]
+    ts_fmts = [to_strftime(f) for f in options.timestamp_formats]
+    if fmt == "date":
+        parts = [f"cast(try_strptime({v}, {_list(date_fmts)}) as date)"] if date_fmts else []
+        parts += [f"try_cast({v} as date)", f"cast(try_cast({v} as timestamptz) as date)"]
+        return f"strftime(coalesce({', '.join(parts)}), '%Y-%m-%d')"
+    if fmt == "timestamp":
+        zoned = [f for f in ts_fmts if "%z" in f or "%Z" in f]
+        naive = [f for f in ts_fmts if f not in zoned]
+        parts = []
+        if zoned:
+            parts.append(f"try_strptime({v}, {_list(zoned)})")
+        for fmts in (naive, date_fmts):
+            if fmts:
+                parts.append(f"cast(try_strptime({v}, {_list(fmts)}) as timestamptz)")
+        parts.append(f"try_cast({v} as timestamptz)")
+        return f"strftime(timezone('UTC', coalesce({', '.join(parts)})), '%Y-%m-%dT%H:%M:%SZ')"
+    if fmt in ("decimal", "integer"):
+        assert n is not None
+        sign = f"regexp_extract({n}, '^([+-]?)', 1)"
+        whole = f"coalesce(nullif(ltrim(regexp_extract({n}, '^[+-]?(\\d*)', 1), '0'), ''), '0')"
+        frac = f"regexp_extract({n}, '\\.(\\d*)$', 1)"
+        if fmt == "integer":
+            return (
+                f"(case when {n} is null or rtrim({frac}, '0') <> '' then null "
+                f"else (case when {sign} = '-' and {whole} <> '0' then '-' else '' end) "
+                f"|| {whole} end)"
+            )
+        zero = f"({whole} = '0' and rtrim({frac}, '0') = '')"
+        return (
+            f"(case when {n} is null then null "
+            f"else (case when {sign} = '-' and not {zero} then '-' else '' end) || {whole} "
+            f"|| (case when {frac} <> '' then '.' || {frac} else '' end) end)"
+        )
+    if fmt == "boolean":
+        return (
+            f"(case when lower({v}) in ({', '.join(map(_lit, _TRUE))}) then 'true' "
+            f"when lower({v}) in ({', '.join(map(_lit, _FALSE))}) then 'false' end)"
+        )
+    if fmt == "json":
+        return f"(case when json_valid({v}) then {v} end)"
+    return v
+
+
+def _stage_sql(table: Table, plan: _Plan, options: LoadOptions, defaults: Mapping[str, str]) -> str:
+    src = plan.source
+    types = dict(zip(src.names, src.types, strict=True))
+    raw_row = "json_object(" + ", ".join(f"{_lit(n)}, {_ident(n)}" for n in src.names) + ")"
+    values, numbers, finals, reasons = [], [], [], []
+    for i, col in enumerate(table.data_columns):
+        source = plan.columns[col.name]
+        comma = options.decimal_comma
+        if source is None:
+            value = "cast(null as varchar)"
+        else:
+            pre, typed_number = _pre_text(source, types[source])
+            comma = comma and not typed_number
+            value = _value_sql(col, pre)
+        if col.name in defaults:
+            value = f"coalesce({value}, {_lit(defaults[col.name])})"
+        v = f"__v{i}"
+        values.append(f"{value} as {v}")
+        n = None
+        if col.format in ("decimal", "integer"):
+            n = f"__n{i}"
+            numbers.append(f"{_number_sql(v, comma)} as {n}")
+        if col.name == plan.synthesized_key:
+            final = f"{_lit(src.path.name + ':')} || cast({_ROW} as varchar)"
+        else:
+            final = _canonical_sql(col, v, n, options)
+        finals.append(f"{final} as __k{i}")
+        if col.required and col.name != plan.synthesized_key:
+            reasons.append(f"case when {v} is null then {_lit('missing_required:' + col.name)} end")
+        if col.format in _TYPED_FORMATS:
+            reasons.append(
+                f"case when {v} is not null and __k{i} is null "
+                f"then {_lit(f'bad_{col.format}:{col.name}')} end"
+            )
+    reason = f"nullif(concat_ws('; ', {', '.join(reasons)}), '')" if reasons else "null"
+    outputs = ", ".join(f"__k{i} as {_ident(c.name)}" for i, c in enumerate(table.data_columns))
+    return (
+        f"select {_ROW} as row_number, raw_row, {outputs}, {reason} as reason from ("
+        f"select *, {', '.join(finals)} from ("
+        f"select *, {', '.join(numbers) if numbers else '1 as __none'} from ("
+        f"select {_ROW}, {raw_row} as raw_row, {', '.join(values)} from {_BATCH})))"
+    )
+
+
+# --------------------------------------------------------------------------- loading
+
+
+def load_files(
+    table: str,
+    files: Sequence[str | Path],
+    options: LoadOptions | None = None,
+    *,
+    warehouse: str | Path | None = None,
+    con: duckdb.DuckDBPyConnection | None = None,
+) -> LoadReport:
+    """Load `files` into `raw.<table>`; returns per-file counts. Raises `LoadError`.
+
+    Uses `con` if given (the load runs in its own transaction on it), else opens
+    `warehouse` (default: $WAREHOUSE_PATH). Every hard error is checked before
+    anything is written, and a failure while streaming rolls the whole load back.
+    """
+    options = options or LoadOptions()
+    t = _resolve_table(table)
+    if not files:
+        raise LoadError("no files to load")
+    defaults = _check_options(t, options)
+    sources = [_open_source(Path(f), options) for f in files]
+    plans = [_plan(t, s, options, defaults) for s in sources]
+
+    loaded_at = dt.datetime.now(dt.UTC).replace(tzinfo=None)
+    load_id = loaded_at.strftime("%Y%m%dT%H%M%SZ") + "-" + uuid.uuid4().hex[:8]
+    where = "(connection)" if con is not None else str(warehouse or warehouse_path())
+    report = LoadReport(
+        table=t.name,
+        load_id=load_id,
+        loaded_at=loaded_at,
+        warehouse=where,
+        replaced=options.replace,
+        dry_run=options.dry_run,
+    )
+    try:
+        opened = nullcontext(con) if con is not None else connect(Path(where))
+        with opened as c, _session_timezone(c, options.timezone):
+            c.execute("begin transaction")
+            try:
+                ensure_raw_schema(c)
+                cols = ", ".join(f"{n} {ty}" for n, ty in REJECTIONS_COLUMNS)
+                c.execute(f"create table if not exists {RAW_SCHEMA}.{REJECTIONS_TABLE} ({cols})")
+                if options.replace:
+                    c.execute(f"delete from {RAW_SCHEMA}.{_ident(t.name)}")
+                for plan in plans:
+                    report.files.append(_load_file(c, t, plan, options, defaults, report))
+                c.execute("rollback" if options.dry_run else "commit")
+            except BaseException:
+                c.execute("rollback")
+                raise
+    except duckdb.Error as e:
+        raise LoadError(f"warehouse error: {_one_line(e)}") from None
+    return report
+
+
+@contextmanager
+def _session_timezone(con: duckdb.DuckDBPyConnection, tz: str) -> Iterator[None]:
+    before = con.execute("select current_setting('TimeZone')").fetchone()[0]
+    try:
+        con.execute(f"set TimeZone = {_lit(tz)}")
+    except duckdb.Error:
+        raise LoadError(f"unknown timezone {tz!r} (use an IANA name like Europe/Berlin)") from None
+    try:
+        yield
+    finally:
+        con.execute(f"set TimeZone = {_lit(before)}")
+
+
+def _load_file(
+    con: duckdb.DuckDBPyConnection,
+    table: Table,
+    plan: _Plan,
+    options: LoadOptions,
+    defaults: Mapping[str, str],
+    load: LoadReport,
+) -> FileReport:
+    src = plan.source
+    report = FileReport(
+        file=src.path,
+        columns={c: s for c, s in plan.columns.items() if s is not None},
+        unmapped_columns=plan.unmapped,
+        synthesized_key=plan.synthesized_key,
+        renamed_columns=dict(src.renamed),
+    )
+    for col, value in defaults.items():
+        if col not in report.columns:
+            report.columns[col] = f"default {value!r}"
+    if plan.synthesized_key:
+        report.columns[plan.synthesized_key] = "synthesised"
+    stage = _stage_sql(table, plan, options, defaults)
+    data_cols = ", ".join(_ident(c.name) for c in table.data_columns)
+    target = f"{RAW_SCHEMA}.{_ident(table.name)}"
+    rejections = f"{RAW_SCHEMA}.{REJECTIONS_TABLE}"
+    meta = [load.load_id, load.loaded_at, table.name, src.path.name]
+    row = 0
+    try:
+        for batch in src.batches(options):
+            n = batch.num_rows
+            report.rows_read += n
+            if n:
+                batch = batch.append_column(_ROW, pa.array(range(row + 1, row + n + 1), pa.int64()))
+                con.register(_BATCH, pa.Table.from_batches([batch]))
+                try:
+                    con.execute(f"create or replace temp table {_STAGE} as {stage}")
+                finally:
+                    con.unregister(_BATCH)
+                con.execute(
+                    f"insert into {target} ({data_cols}, {LOADED_AT}) "
+                    f"select {data_cols}, ? from {_STAGE} where reason is null",
+                    [load.loaded_at],
+                )
+                con.execute(
+                    f"insert into {rejections} select ?, ?, ?, ?, row_number, reason, raw_row "
+                    f"from {_STAGE} where reason is not null order by row_number",
+                    meta,
+                )
+                for reason, count in con.execute(
+                    f"select reason, count(*) from {_STAGE} where reason is not null group by 1"
+                ).fetchall():
+                    report.rejections[reason] = report.rejections.get(reason, 0) + count
+                report.rows_loaded += con.execute(
+                    f"select count(*) from {_STAGE} where reason is null"
+                ).fetchone()[0]
+                row += n
+            if src.malformed:
+                con.executemany(
+                    f"insert into {rejections} values (?, ?, ?, ?, null, ?, json_object('line', ?))",
+                    [[*meta, MALFORMED, text] for text in src.malformed],
+                )
+                report.rows_read += len(src.malformed)
+                report.rejections[MALFORMED] = report.rejections.get(MALFORMED, 0) + len(
+                    src.malformed
+                )
+                src.malformed.clear()
+    except (pa.ArrowException, OSError, UnicodeError, ValueError) as e:
+        raise LoadError(f"cannot read {src.path}: {_one_line(e)}") from None
+    finally:
+        con.execute(f"drop table if exists {_STAGE}")
+    return report
+
+
+def _one_line(e: BaseException) -> str:
+    text = " ".join(str(e).split())
+    return text if len(text) <= 300 else text[:297] + "..."
+
+
+def _kind(value: object) -> str:
+    return {dict: "a mapping", list: "a list", str: "a string", type(None): "nothing"}.get(
+        type(value), type(value).__name__
+    )
+
+
+# --------------------------------------------------------------------------- command
+
+
+def load_command(
+    table: str | None = typer.Argument(
+        None,
+        show_default=False,
+        help="Contract table to load into, e.g. shop_orders or crm_contacts "
+        "(optional when the --mapping YAML names it).",
+    ),
+    files: list[Path] | None = typer.Argument(
+        None,
+        show_default=False,
+        help="CSV (.csv .tsv .txt, optionally .gz) or Parquet files "
+        "(optional when the --mapping YAML lists them).",
+    ),
+    map_: list[str] | None = typer.Option(
+        None,
+        "--map",
+        "-m",
+        metavar="CONTRACT_COL=FILE_COL",
+        help="Take a contract column from a differently named file column; repeatable. "
+        "CONTRACT_COL= (nothing after =) leaves the column NULL.",
+    ),
+    mapping: Path | None = typer.Option(
+        None,
+        "--mapping",
+        metavar="YAML",
+        help="Mapping file: table, files, columns, defaults and any of these options "
+        "(command-line options win).",
+    ),
+    date_format: list[str] | None = typer.Option(
+        None,
+        "--date-format",
+        help="How dates are written, e.g. %Y%m%d or %d/%m/%Y (or YYYYMMDD-style tokens); "
+        "repeatable. Also tried for timestamps (midnight). ISO dates always work.",
+    ),
+    timestamp_format: list[str] | None = typer.Option(
+        None,
+        "--timestamp-format",
+        help="How timestamps are written, e.g. '%d/%m/%Y %H:%M'; repeatable. "
+        "ISO 8601 always works.",
+    ),
+    timezone: str | None = typer.Option(
+        None,
+        "--timezone",
+        "--tz",
+        show_default=False,
+        help="IANA time zone of timestamps without an offset. [default: UTC]",
+    ),
+    decimal_comma: bool | None = typer.Option(
+        None,
+        "--decimal-comma/--decimal-point",
+        show_default=False,
+        help="Amounts use a decimal comma (12,50 and 1.234,50). [default: decimal point]",
+    ),
+    delimiter: str | None = typer.Option(
+        None,
+        "--delimiter",
+        "-d",
+        help="CSV field delimiter (one character, or tab). Default: sniffed from the header.",
+    ),
+    encoding: str | None = typer.Option(
+        None, "--encoding", show_default=False, help="CSV text encoding. [default: utf-8]"
+    ),
+    currency: str | None = typer.Option(
+        None,
+        "--currency",
+        help="Currency (e.g. EUR) for rows whose file has no currency column or leaves it empty.",
+    ),
+    replace_: bool | None = typer.Option(
+        None,
+        "--replace/--append",
+        show_default=False,
+        help="Empty the table before loading, or append to it. [default: append]",
+    ),
+    dry_run: bool = typer.Option(
+        False, "--dry-run", help="Read, validate and report, but write nothing."
+    ),
+    warehouse: Path | None = typer.Option(
+        None, help="DuckDB file (default: $WAREHOUSE_PATH or data/warehouse.duckdb)."
+    ),
+) -> None:
+    """Load your own CSV or Parquet files into a raw contract table.
+
+    Columns whose names match the contract (ignoring case, spaces and underscores)
+    are taken as they are; map the others with --map or a --mapping YAML. Values are
+    checked and canonicalised (dates YYYY-MM-DD, timestamps ISO 8601 UTC, plain
+    decimals, true/false). A row with a missing required value or a value that does
+    not parse is not loaded but kept in raw.load_rejections with its reason. A missing
+    primary key column is synthesised from the file name and row number.
+
+    Example, a transaction log with only customer_id, order_date, amount, quantity:
+
+    mailroom load shop_orders tx.csv --map order_at=order_date --map total_amount=amount
+    --map item_count=quantity --date-format %Y%m%d --currency EUR
+
+    Exit code 0 when the load ran (even with rejected rows), 2 on a hard error
+    (unknown table or column, missing or unreadable file, required column without a
+    source, bad mapping file); then nothing is written.
+    """
+    try:
+        given = {
+            "mapping": parse_map_options(map_ or []),
+            "date_formats": tuple(date_format or ()) or None,
+            "timestamp_formats": tuple(timestamp_format or ()) or None,
+            "timezone": timezone,
+            "decimal_comma": decimal_comma,
+            "delimiter": delimiter,
+            "encoding": encoding,
+            "currency": currency,
+            "replace": replace_,
+            "dry_run": dry_run,
+        }
+        overrides = {k: v for k, v in given.items() if v is not None}
+        paths = list(files or [])
+        if mapping is not None:
+            spec = read_mapping_file(mapping)
+            options = spec.options(**overrides)
+            if table is None:
+                table = spec.table
+            elif spec.table and spec.table != table:
+                raise LoadError(
+                    f"table {table!r} on the command line but {spec.table!r} in {mapping}"
+                )
+            paths = paths or list(spec.files)
+        else:
+            options = LoadOptions(**overrides)
+        if table is None:
+            raise LoadError("missing TABLE (give it as the first argument or in --mapping)")
+        if not paths:
+            raise LoadError("missing FILE (give one or more files, or list them in --mapping)")
+        report = load_files(table, paths, options, warehouse=warehouse)
+    except LoadError as e:
+        typer.echo(f"error: {e}", err=True)
+        raise typer.Exit(2) from None
+    for line in report.lines():
+        typer.echo(line)
