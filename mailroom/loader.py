@@ -98,9 +98,9 @@ import re
 import uuid
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager, nullcontext
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import duckdb
 import pyarrow as pa
@@ -109,7 +109,7 @@ import pyarrow.parquet as pq
 import typer
 import yaml
 
-from mailroom.contract import LOADED_AT, RAW_SCHEMA, Column, Table, load_contract
+from mailroom.contract import LOADED_AT, RAW_SCHEMA, Table, load_contract
 from mailroom.warehouse import connect, ensure_raw_schema, warehouse_path
 
 REJECTIONS_TABLE = "load_rejections"
@@ -132,6 +132,7 @@ _ROW = "__mailroom_row__"
 _BATCH = "__mailroom_batch__"
 _STAGE = "__mailroom_stage__"
 _TRIM_CHARS = " \t\r\n\u00a0\u202f\ufeff"
+_EDGE_SPACE = f"^[{_TRIM_CHARS}]|[{_TRIM_CHARS}]$"
 _TEXT_NULLS = ("NULL", "null", "\\N")
 _TYPED_NULLS = ("null", "none", "nan", "nat", "n/a", "na", "\\n")
 _TYPED_FORMATS = {"date", "timestamp", "decimal", "integer", "boolean", "json"}
@@ -419,7 +420,7 @@ class _Source:
     types: list[pa.DataType]
     renamed: dict[str, str]
     delimiter: str = ","
-    malformed: list[str] = field(default_factory=list)
+    malformed: list[tuple[str, int, int]] = field(default_factory=list)
 
     def batches(self, options: LoadOptions) -> Iterator[pa.RecordBatch]:
         if self.kind == "parquet":
@@ -432,9 +433,7 @@ class _Source:
 
     def _open_csv(self, options: LoadOptions, names: list[str] | None) -> pcsv.CSVStreamingReader:
         def invalid(row: Any) -> str:
-            self.malformed.append(
-                f"expected {row.expected_columns} fields, got {row.actual_columns}: {row.text}"
-            )
+            self.malformed.append((row.text, row.expected_columns, row.actual_columns))
             return "skip"
 
         read = pcsv.ReadOptions(
@@ -688,118 +687,150 @@ def _pre_text(col: str, typ: pa.DataType) -> tuple[str, bool]:
     return f"cast({x} as varchar)", False
 
 
-def _value_sql(col: Column, pre: str) -> str:
-    """Trimmed text with null tokens -> NULL."""
-    v = f"trim({pre}, {_lit(_TRIM_CHARS)})"
-    nulls = f"{v} in ({', '.join(map(_lit, _TEXT_NULLS))}) or {v} = ''"
-    if col.format in _TYPED_FORMATS:
-        nulls += f" or lower({v}) in ({', '.join(map(_lit, _TYPED_NULLS))})"
-    return f"(case when {nulls} then null else {v} end)"
+def _regex_alternatives(words: Sequence[str]) -> str:
+    return "|".join(re.escape(w) for w in words)
 
 
-def _number_sql(v: str, comma: bool) -> str:
-    """Normalised `[-]digits[.digits]` text, or NULL when `v` is not a number."""
-    c = f"regexp_replace({v}, '^([+-]?)\\s*{_CURRENCY}\\s*', '\\1')"
-    c = f"regexp_replace({c}, '\\s*{_CURRENCY}$', '')"
-    thousands, point = ("[.'\u00a0\u202f ]", ",") if comma else ("[,'\u00a0\u202f ]", "\\.")
-    shape = f"^[+-]?(\\d{{1,3}}({thousands}\\d{{3}})+|\\d*)({point}\\d*)?$"
-    plain = f"regexp_replace({c}, {_lit(thousands)}, '', 'g')"
-    if comma:
-        plain = f"replace({plain}, ',', '.')"
-    return (
-        f"(case when regexp_matches({c}, {_lit(shape)}) and regexp_matches({c}, '\\d') "
-        f"then {plain} end)"
-    )
+def _number_shape(comma: bool) -> tuple[str, str, str]:
+    """(full-match regex of a number, thousands separators, decimal mark)."""
+    thousands, point = ("[.'\u00a0\u202f ]", ",") if comma else ("[,'\u00a0\u202f ]", ".")
+    p = re.escape(point)
+    shape = f"[+-]?(?:\\d{{1,3}}(?:{thousands}\\d{{3}})+|\\d+)(?:{p}\\d*)?|[+-]?{p}\\d+"
+    return shape, thousands, point
 
 
-def _canonical_sql(col: Column, v: str, n: str | None, options: LoadOptions) -> str:
-    """SQL for the canonical text of a column given its value `v` (and number `n`)."""
-    fmt = col.format
+def _date_sql(v: str, options: LoadOptions) -> str:
+    date_fmts = [to_strftime(f) for f in options.date_formats]
+    parts = [f"cast(try_strptime({v}, {_list(date_fmts)}) as date)"] if date_fmts else []
+    parts += [f"try_cast({v} as date)", f"cast(try_cast({v} as timestamptz) as date)"]
+    return f"strftime(coalesce({', '.join(parts)}), '%Y-%m-%d')"
+
+
+def _timestamp_sql(v: str, options: LoadOptions) -> str:
     date_fmts = [to_strftime(f) for f in options.date_formats]
     ts_fmts = [to_strftime(f) for f in options.timestamp_formats]
-    if fmt == "date":
-        parts = [f"cast(try_strptime({v}, {_list(date_fmts)}) as date)"] if date_fmts else []
-        parts += [f"try_cast({v} as date)", f"cast(try_cast({v} as timestamptz) as date)"]
-        return f"strftime(coalesce({', '.join(parts)}), '%Y-%m-%d')"
-    if fmt == "timestamp":
-        zoned = [f for f in ts_fmts if "%z" in f or "%Z" in f]
-        naive = [f for f in ts_fmts if f not in zoned]
-        parts = []
-        if zoned:
-            parts.append(f"try_strptime({v}, {_list(zoned)})")
-        for fmts in (naive, date_fmts):
-            if fmts:
-                parts.append(f"cast(try_strptime({v}, {_list(fmts)}) as timestamptz)")
-        parts.append(f"try_cast({v} as timestamptz)")
-        return f"strftime(timezone('UTC', coalesce({', '.join(parts)})), '%Y-%m-%dT%H:%M:%SZ')"
-    if fmt in ("decimal", "integer"):
-        assert n is not None
-        sign = f"regexp_extract({n}, '^([+-]?)', 1)"
-        whole = f"coalesce(nullif(ltrim(regexp_extract({n}, '^[+-]?(\\d*)', 1), '0'), ''), '0')"
-        frac = f"regexp_extract({n}, '\\.(\\d*)$', 1)"
-        if fmt == "integer":
-            return (
-                f"(case when {n} is null or rtrim({frac}, '0') <> '' then null "
-                f"else (case when {sign} = '-' and {whole} <> '0' then '-' else '' end) "
-                f"|| {whole} end)"
-            )
-        zero = f"({whole} = '0' and rtrim({frac}, '0') = '')"
-        return (
-            f"(case when {n} is null then null "
-            f"else (case when {sign} = '-' and not {zero} then '-' else '' end) || {whole} "
-            f"|| (case when {frac} <> '' then '.' || {frac} else '' end) end)"
-        )
-    if fmt == "boolean":
-        return (
-            f"(case when lower({v}) in ({', '.join(map(_lit, _TRUE))}) then 'true' "
-            f"when lower({v}) in ({', '.join(map(_lit, _FALSE))}) then 'false' end)"
-        )
-    if fmt == "json":
-        return f"(case when json_valid({v}) then {v} end)"
-    return v
+    zoned = [f for f in ts_fmts if "%z" in f or "%Z" in f]
+    naive = [f for f in ts_fmts if f not in zoned]
+    parts = [f"try_strptime({v}, {_list(zoned)})"] if zoned else []
+    for fmts in (naive, date_fmts):
+        if fmts:  # naive values are read in the session time zone (--timezone)
+            parts.append(f"cast(try_strptime({v}, {_list(fmts)}) as timestamptz)")
+    parts.append(f"try_cast({v} as timestamptz)")
+    return f"strftime(timezone('UTC', coalesce({', '.join(parts)})), '%Y-%m-%dT%H:%M:%SZ')"
+
+
+class _Query:
+    """A stack of `select *, <exprs> from (...)` levels, so that each value is computed once."""
+
+    def __init__(self, source: str, first: Sequence[str]) -> None:
+        self.sql = f"select {', '.join(first)} from {source}"
+
+    def add(self, exprs: Sequence[str]) -> None:
+        if exprs:
+            self.sql = f"select *, {', '.join(exprs)} from ({self.sql})"
 
 
 def _stage_sql(table: Table, plan: _Plan, options: LoadOptions, defaults: Mapping[str, str]) -> str:
+    """One batch -> row_number, raw_row (rejected rows only), canonical columns, reason."""
     src = plan.source
     types = dict(zip(src.names, src.types, strict=True))
-    raw_row = "json_object(" + ", ".join(f"{_lit(n)}, {_ident(n)}" for n in src.names) + ")"
-    values, numbers, finals, reasons = [], [], [], []
+    text_nulls = _regex_alternatives(_TEXT_NULLS)
+    typed_nulls = f"(?i:{_regex_alternatives(_TYPED_NULLS)})"
+    trues = f"(?i:{_regex_alternatives(_TRUE)})"
+    falses = f"(?i:{_regex_alternatives(_FALSE)})"
+
+    trimmed, values, stripped, numbers, parts, finals, reasons = ([] for _ in range(7))
     for i, col in enumerate(table.data_columns):
-        source = plan.columns[col.name]
-        comma = options.decimal_comma
+        source, fmt = plan.columns[col.name], col.format
+        v, k = f"__v{i}", f"__k{i}"
+        if col.name == plan.synthesized_key:
+            finals.append(f"{_lit(src.path.name + ':')} || cast({_ROW} as varchar) as {k}")
+            continue
+        default = _lit(defaults[col.name]) if col.name in defaults else None
+        if source is None and default is None:
+            finals.append(f"cast(null as varchar) as {k}")
+            continue
+        typed_number = False
         if source is None:
-            value = "cast(null as varchar)"
+            values.append(f"cast({default} as varchar) as {v}")
         else:
             pre, typed_number = _pre_text(source, types[source])
-            comma = comma and not typed_number
-            value = _value_sql(col, pre)
-        if col.name in defaults:
-            value = f"coalesce({value}, {_lit(defaults[col.name])})"
-        v = f"__v{i}"
-        values.append(f"{value} as {v}")
-        n = None
-        if col.format in ("decimal", "integer"):
-            n = f"__n{i}"
-            numbers.append(f"{_number_sql(v, comma)} as {n}")
-        if col.name == plan.synthesized_key:
-            final = f"{_lit(src.path.name + ':')} || cast({_ROW} as varchar)"
-        else:
-            final = _canonical_sql(col, v, n, options)
-        finals.append(f"{final} as __k{i}")
-        if col.required and col.name != plan.synthesized_key:
-            reasons.append(f"case when {v} is null then {_lit('missing_required:' + col.name)} end")
-        if col.format in _TYPED_FORMATS:
-            reasons.append(
-                f"case when {v} is not null and __k{i} is null "
-                f"then {_lit(f'bad_{col.format}:{col.name}')} end"
+            t = f"__t{i}"
+            # trim() with a character list is slow: only call it when there is something to trim
+            trimmed.append(
+                f"case when regexp_matches({pre}, {_lit(_EDGE_SPACE)}) "
+                f"then trim({pre}, {_lit(_TRIM_CHARS)}) else {pre} end as {t}"
             )
+            nulls = typed_nulls if fmt in _TYPED_FORMATS else text_nulls
+            value = f"case when {t} = '' or regexp_full_match({t}, {_lit(nulls)}) then null else {t} end"
+            values.append(f"{f'coalesce({value}, {default})' if default else value} as {v}")
+        if fmt in ("decimal", "integer"):
+            comma = options.decimal_comma and not typed_number
+            shape, thousands, point = _number_shape(comma)
+            c, n = f"__c{i}", f"__n{i}"
+            stripped.append(
+                f"regexp_replace(regexp_replace({v}, '^([+-]?)\\s*{_CURRENCY}\\s*', '\\1'), "
+                f"'\\s*{_CURRENCY}$', '') as {c}"
+            )
+            plain = f"regexp_replace({c}, {_lit(thousands)}, '', 'g')"
+            if point != ".":
+                plain = f"replace({plain}, {_lit(point)}, '.')"
+            numbers.append(
+                f"case when regexp_full_match({c}, {_lit(shape)}) then {plain} end as {n}"
+            )
+            neg, whole, frac = f"__neg{i}", f"__w{i}", f"__f{i}"
+            parts += [
+                f"starts_with({n}, '-') as {neg}",
+                f"coalesce(nullif(ltrim(split_part(ltrim({n}, '+-'), '.', 1), '0'), ''), '0') "
+                f"as {whole}",
+                f"split_part({n}, '.', 2) as {frac}",
+            ]
+            zero_frac = f"rtrim({frac}, '0') = ''"
+            if fmt == "integer":
+                final = (
+                    f"case when {n} is null or not {zero_frac} then null "
+                    f"when {neg} and {whole} <> '0' then '-' || {whole} else {whole} end"
+                )
+            else:
+                body = f"{whole} || case when {frac} <> '' then '.' || {frac} else '' end"
+                final = (
+                    f"case when {n} is null then null "
+                    f"when {neg} and not ({whole} = '0' and {zero_frac}) then '-' || {body} "
+                    f"else {body} end"
+                )
+        elif fmt == "date":
+            final = _date_sql(v, options)
+        elif fmt == "timestamp":
+            final = _timestamp_sql(v, options)
+        elif fmt == "boolean":
+            final = (
+                f"case when regexp_full_match({v}, {_lit(trues)}) then 'true' "
+                f"when regexp_full_match({v}, {_lit(falses)}) then 'false' end"
+            )
+        elif fmt == "json":
+            final = f"case when json_valid({v}) then {v} end"
+        else:
+            final = v
+        finals.append(f"{final} as {k}")
+        if col.required:
+            reasons.append(f"case when {v} is null then {_lit('missing_required:' + col.name)} end")
+        if fmt in _TYPED_FORMATS:
+            reasons.append(
+                f"case when {v} is not null and {k} is null "
+                f"then {_lit(f'bad_{fmt}:{col.name}')} end"
+            )
+
+    query = _Query(_BATCH, [f"{_ROW}", *(_ident(n) for n in src.names), *trimmed])
+    for level in (values, stripped, numbers, parts, finals):
+        query.add(level)
     reason = f"nullif(concat_ws('; ', {', '.join(reasons)}), '')" if reasons else "null"
+    query.add([f"{reason} as __reason"])
+    raw_row = "json_object(" + ", ".join(f"{_lit(n)}, {_ident(n)}" for n in src.names) + ")"
     outputs = ", ".join(f"__k{i} as {_ident(c.name)}" for i, c in enumerate(table.data_columns))
     return (
-        f"select {_ROW} as row_number, raw_row, {outputs}, {reason} as reason from ("
-        f"select *, {', '.join(finals)} from ("
-        f"select *, {', '.join(numbers) if numbers else '1 as __none'} from ("
-        f"select {_ROW}, {raw_row} as raw_row, {', '.join(values)} from {_BATCH})))"
+        f"select {_ROW} as row_number, "
+        f"case when __reason is not null then {raw_row} end as raw_row, "
+        f"{outputs}, __reason as reason from ({query.sql})"
     )
 
 
@@ -841,7 +872,7 @@ def load_files(
     )
     try:
         opened = nullcontext(con) if con is not None else connect(Path(where))
-        with opened as c, _session_timezone(c, options.timezone):
+        with opened as c, _session(c, options.timezone):
             c.execute("begin transaction")
             try:
                 ensure_raw_schema(c)
@@ -860,17 +891,26 @@ def load_files(
     return report
 
 
+def _scalar(con: duckdb.DuckDBPyConnection, sql: str, params: Sequence[Any] = ()) -> Any:
+    """First value of a query, fetching the whole (one-row) result."""
+    return con.execute(sql, list(params)).fetchall()[0][0]
+
+
 @contextmanager
-def _session_timezone(con: duckdb.DuckDBPyConnection, tz: str) -> Iterator[None]:
-    before = con.execute("select current_setting('TimeZone')").fetchone()[0]
+def _session(con: duckdb.DuckDBPyConnection, tz: str) -> Iterator[None]:
+    """Read naive timestamps in `tz` and keep DuckDB's progress bar off stdout."""
+    settings = ("TimeZone", "enable_progress_bar")
+    before = {k: _scalar(con, f"select current_setting('{k}')") for k in settings}
     try:
         con.execute(f"set TimeZone = {_lit(tz)}")
     except duckdb.Error:
         raise LoadError(f"unknown timezone {tz!r} (use an IANA name like Europe/Berlin)") from None
+    con.execute("set enable_progress_bar = false")
     try:
         yield
     finally:
-        con.execute(f"set TimeZone = {_lit(before)}")
+        con.execute(f"set TimeZone = {_lit(before['TimeZone'])}")
+        con.execute(f"set enable_progress_bar = {str(before['enable_progress_bar']).lower()}")
 
 
 def _load_file(
@@ -925,14 +965,15 @@ def _load_file(
                     f"select reason, count(*) from {_STAGE} where reason is not null group by 1"
                 ).fetchall():
                     report.rejections[reason] = report.rejections.get(reason, 0) + count
-                report.rows_loaded += con.execute(
-                    f"select count(*) from {_STAGE} where reason is null"
-                ).fetchone()[0]
+                report.rows_loaded += _scalar(
+                    con, f"select count(*) from {_STAGE} where reason is null"
+                )
                 row += n
             if src.malformed:
                 con.executemany(
-                    f"insert into {rejections} values (?, ?, ?, ?, null, ?, json_object('line', ?))",
-                    [[*meta, MALFORMED, text] for text in src.malformed],
+                    f"insert into {rejections} values (?, ?, ?, ?, null, ?, "
+                    "json_object('line', ?, 'expected_fields', ?, 'actual_fields', ?))",
+                    [[*meta, MALFORMED, *bad] for bad in src.malformed],
                 )
                 report.rows_read += len(src.malformed)
                 report.rejections[MALFORMED] = report.rejections.get(MALFORMED, 0) + len(
@@ -961,84 +1002,117 @@ def _kind(value: object) -> str:
 
 
 def load_command(
-    table: str | None = typer.Argument(
-        None,
-        show_default=False,
-        help="Contract table to load into, e.g. shop_orders or crm_contacts "
-        "(optional when the --mapping YAML names it).",
-    ),
-    files: list[Path] | None = typer.Argument(
-        None,
-        show_default=False,
-        help="CSV (.csv .tsv .txt, optionally .gz) or Parquet files "
-        "(optional when the --mapping YAML lists them).",
-    ),
-    map_: list[str] | None = typer.Option(
-        None,
-        "--map",
-        "-m",
-        metavar="CONTRACT_COL=FILE_COL",
-        help="Take a contract column from a differently named file column; repeatable. "
-        "CONTRACT_COL= (nothing after =) leaves the column NULL.",
-    ),
-    mapping: Path | None = typer.Option(
-        None,
-        "--mapping",
-        metavar="YAML",
-        help="Mapping file: table, files, columns, defaults and any of these options "
-        "(command-line options win).",
-    ),
-    date_format: list[str] | None = typer.Option(
-        None,
-        "--date-format",
-        help="How dates are written, e.g. %Y%m%d or %d/%m/%Y (or YYYYMMDD-style tokens); "
-        "repeatable. Also tried for timestamps (midnight). ISO dates always work.",
-    ),
-    timestamp_format: list[str] | None = typer.Option(
-        None,
-        "--timestamp-format",
-        help="How timestamps are written, e.g. '%d/%m/%Y %H:%M'; repeatable. "
-        "ISO 8601 always works.",
-    ),
-    timezone: str | None = typer.Option(
-        None,
-        "--timezone",
-        "--tz",
-        show_default=False,
-        help="IANA time zone of timestamps without an offset. [default: UTC]",
-    ),
-    decimal_comma: bool | None = typer.Option(
-        None,
-        "--decimal-comma/--decimal-point",
-        show_default=False,
-        help="Amounts use a decimal comma (12,50 and 1.234,50). [default: decimal point]",
-    ),
-    delimiter: str | None = typer.Option(
-        None,
-        "--delimiter",
-        "-d",
-        help="CSV field delimiter (one character, or tab). Default: sniffed from the header.",
-    ),
-    encoding: str | None = typer.Option(
-        None, "--encoding", show_default=False, help="CSV text encoding. [default: utf-8]"
-    ),
-    currency: str | None = typer.Option(
-        None,
-        "--currency",
-        help="Currency (e.g. EUR) for rows whose file has no currency column or leaves it empty.",
-    ),
-    replace_: bool | None = typer.Option(
-        None,
-        "--replace/--append",
-        show_default=False,
-        help="Empty the table before loading, or append to it. [default: append]",
-    ),
-    dry_run: bool = typer.Option(
-        False, "--dry-run", help="Read, validate and report, but write nothing."
-    ),
-    warehouse: Path | None = typer.Option(
-        None, help="DuckDB file (default: $WAREHOUSE_PATH or data/warehouse.duckdb)."
-    ),
+    table: Annotated[
+        str | None,
+        typer.Argument(
+            metavar="TABLE",
+            show_default=False,
+            help="Contract table to load into, e.g. shop_orders or crm_contacts "
+            "(optional when the --mapping YAML names it).",
+        ),
+    ] = None,
+    files: Annotated[
+        list[Path] | None,
+        typer.Argument(
+            metavar="FILE...",
+            show_default=False,
+            help="CSV (.csv .tsv .txt, optionally .gz) or Parquet files "
+            "(optional when the --mapping YAML lists them).",
+        ),
+    ] = None,
+    map_: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--map",
+            "-m",
+            metavar="CONTRACT_COL=FILE_COL",
+            help="Take a contract column from a differently named file column; repeatable. "
+            "CONTRACT_COL= (nothing after =) leaves the column NULL.",
+        ),
+    ] = None,
+    mapping: Annotated[
+        Path | None,
+        typer.Option(
+            "--mapping",
+            metavar="YAML",
+            help="Mapping file: table, files, columns, defaults and any of these options "
+            "(command-line options win).",
+        ),
+    ] = None,
+    date_format: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--date-format",
+            metavar="PATTERN",
+            help="How dates are written, e.g. %Y%m%d or %d/%m/%Y (or YYYYMMDD-style tokens); "
+            "repeatable. Also tried for timestamps (midnight). ISO dates always work.",
+        ),
+    ] = None,
+    timestamp_format: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--timestamp-format",
+            metavar="PATTERN",
+            help="How timestamps are written, e.g. '%d/%m/%Y %H:%M'; repeatable. "
+            "ISO 8601 always works.",
+        ),
+    ] = None,
+    timezone: Annotated[
+        str | None,
+        typer.Option(
+            "--timezone",
+            "--tz",
+            metavar="ZONE",
+            help="IANA time zone of timestamps without an offset (default: UTC).",
+        ),
+    ] = None,
+    decimal_comma: Annotated[
+        bool | None,
+        typer.Option(
+            "--decimal-comma/--decimal-point",
+            show_default=False,
+            help="Amounts use a decimal comma: 12,50 and 1.234,50 (default: decimal point).",
+        ),
+    ] = None,
+    delimiter: Annotated[
+        str | None,
+        typer.Option(
+            "--delimiter",
+            "-d",
+            metavar="CHAR",
+            help="CSV field delimiter: one character, or tab (default: sniffed from the header).",
+        ),
+    ] = None,
+    encoding: Annotated[
+        str | None,
+        typer.Option("--encoding", metavar="NAME", help="CSV text encoding (default: utf-8)."),
+    ] = None,
+    currency: Annotated[
+        str | None,
+        typer.Option(
+            "--currency",
+            metavar="CODE",
+            help="Currency (e.g. EUR) for rows whose file has no currency column or leaves it "
+            "empty.",
+        ),
+    ] = None,
+    replace_: Annotated[
+        bool | None,
+        typer.Option(
+            "--replace/--append",
+            show_default=False,
+            help="Empty the table before loading, or append to it (default: append).",
+        ),
+    ] = None,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Read, validate and report, but write nothing.")
+    ] = False,
+    warehouse: Annotated[
+        Path | None,
+        typer.Option(
+            metavar="PATH", help="DuckDB file (default: $WAREHOUSE_PATH or data/warehouse.duckdb)."
+        ),
+    ] = None,
 ) -> None:
     """Load your own CSV or Parquet files into a raw contract table.
 

@@ -44,12 +44,13 @@ def _orphan(df: pd.DataFrame, rows: np.ndarray, rng: np.random.Generator) -> Non
 
 def defect_kinds(future_ts: str) -> dict[str, tuple[str, dict[str, Mutator]]]:
     """table -> (key column, defect code -> mutator)."""
-    bad_ts = ("not-a-date", "2025-02-30T10:00:00Z", "31/13/2025 25:61", "")
+    bad_ts = ("not-a-date", "2025-02-30T10:00:00Z", "31/13/2025 25:61", "epoch")
     return {
         "web_events": (
             "event_id",
             {
                 "bad_timestamp": _set("event_at", bad_ts),
+                "missing_timestamp": _set("event_at", ("",)),
                 "future_timestamp": _set("event_at", (future_ts,)),
                 "malformed_json": _truncate_json,
                 "unknown_event_type": _set("event_type", ("pageview_legacy", "PRODUCT VIEWED", "heartbeat")),

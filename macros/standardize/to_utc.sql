@@ -1,0 +1,38 @@
+{#- Text timestamp to a UTC timestamp without zone. ISO-8601 with `Z` or an
+    offset is converted from that offset; text without one is read in
+    `source_timezone` (an IANA name, default UTC). Anything that is not shaped
+    like `YYYY-MM-DD[ T]HH:MM[:SS]` or a date gives null (so 'epoch' or
+    'now' never sneak in). -#}
+{% macro to_utc(expr, source_timezone='UTC') -%}
+    {{ return(adapter.dispatch('to_utc', 'mailroom')(expr, source_timezone)) }}
+{%- endmacro %}
+
+{% macro default__to_utc(expr, source_timezone) -%}
+    {%- set v = "trim(" ~ expr ~ ")" -%}
+    case
+        when not {{ mailroom.regex_matches(v, '[0-9]{4}-[0-9]{2}-[0-9]{2}([ T][0-9]{2}:[0-9]{2}(:[0-9]{2}([.][0-9]+)?)?)?([zZ]|[+-][0-9]{2}(:?[0-9]{2})?)?') }}
+            then null
+        when {{ mailroom.regex_matches(v, '.*([zZ]|[+-][0-9]{2}:?[0-9]{2})') }}
+            then convert_timezone('UTC', try_to_timestamp_tz({{ v }}))::timestamp_ntz
+        {%- if source_timezone == 'UTC' %}
+        else try_to_timestamp_ntz({{ v }})
+        {%- else %}
+        else convert_timezone('{{ source_timezone }}', 'UTC', try_to_timestamp_ntz({{ v }}))
+        {%- endif %}
+    end
+{%- endmacro %}
+
+{% macro duckdb__to_utc(expr, source_timezone) -%}
+    {%- set v = "trim(" ~ expr ~ ")" -%}
+    case
+        when not {{ mailroom.regex_matches(v, '[0-9]{4}-[0-9]{2}-[0-9]{2}([ T][0-9]{2}:[0-9]{2}(:[0-9]{2}([.][0-9]+)?)?)?([zZ]|[+-][0-9]{2}(:?[0-9]{2})?)?') }}
+            then null
+        when {{ mailroom.regex_matches(v, '.*([zZ]|[+-][0-9]{2}:?[0-9]{2})') }}
+            then timezone('UTC', try_cast({{ v }} as timestamptz))
+        {%- if source_timezone == 'UTC' %}
+        else try_cast({{ v }} as timestamp)
+        {%- else %}
+        else timezone('UTC', timezone('{{ source_timezone }}', try_cast({{ v }} as timestamp)))
+        {%- endif %}
+    end
+{%- endmacro %}

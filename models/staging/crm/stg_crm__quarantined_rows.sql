@@ -1,0 +1,1 @@
+{{ mailroom.quarantine_model([['crm_contacts', 'base_crm__contacts', 'contact_id']]) }}

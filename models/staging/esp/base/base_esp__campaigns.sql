@@ -1,0 +1,47 @@
+{%- set checks = [
+    ["campaign_id is null", "missing_key", "campaign_id"],
+] + mailroom.timestamp_checks("raw_sent_at", "sent_at", required=false) + [
+    ["campaign_type not in ('promotional', 'newsletter', 'triggered')", "unknown_campaign_type", "campaign_type"],
+] -%}
+
+with
+
+source as (
+    select * from {{ source('esp', 'esp_campaigns') }}
+),
+
+renamed as (
+    select
+        -- ids
+        nullif(trim(campaign_id), '') as campaign_id,
+
+        -- strings
+        nullif(trim(campaign_name), '') as campaign_name,
+        coalesce(lower(nullif(trim(campaign_type), '')), 'promotional') as campaign_type,
+        nullif(trim(subject_line), '') as subject_line,
+
+        -- timestamps
+        {{ mailroom.to_utc('sent_at') }} as sent_at,
+        _loaded_at,
+
+        -- raw values for checks and the quarantine
+        sent_at as raw_sent_at,
+        {{ mailroom.raw_row_json(mailroom.source_columns('esp', 'esp_campaigns')) }} as raw_row
+    from source
+),
+
+checked as (
+    select
+        *,
+        {{ mailroom.quarantine_reason(checks) }} as quarantine_reason,
+        {{ mailroom.quarantine_column(checks) }} as quarantine_column
+    from renamed
+)
+
+select
+    *,
+    row_number() over (
+        partition by campaign_id, quarantine_reason is null
+        order by _loaded_at desc
+    ) as version_rank
+from checked

@@ -1,0 +1,56 @@
+{%- set event_types = ['send', 'delivered', 'open', 'click', 'bounce', 'spam_complaint', 'unsubscribe'] -%}
+{%- set checks = [
+    ["event_id is null", "missing_key", "event_id"],
+] + mailroom.timestamp_checks("raw_event_at", "event_at") + [
+    ["event_type not in ('" ~ event_types | join("', '") ~ "')", "unknown_event_type", "event_type"],
+] -%}
+
+with
+
+source as (
+    select * from {{ source('esp', 'esp_email_events') }}
+),
+
+renamed as (
+    select
+        -- ids
+        nullif(trim(event_id), '') as event_id,
+        nullif(trim(subscriber_id), '') as subscriber_id,
+        nullif(trim(campaign_id), '') as campaign_id,
+
+        -- strings
+        {{ mailroom.normalize_email('email') }} as email_raw_normalized,
+        lower(trim(event_type)) as event_type,
+        nullif(trim(variant), '') as variant,
+        nullif(trim(url), '') as url,
+        lower(nullif(trim(bounce_type), '')) as bounce_type,
+        nullif(trim(user_agent), '') as user_agent,
+
+        -- timestamps
+        {{ mailroom.to_utc('event_at') }} as event_at,
+        {{ mailroom.to_utc('received_at') }} as received_at,
+        _loaded_at,
+
+        -- raw values for checks and the quarantine
+        event_at as raw_event_at,
+        {{ mailroom.raw_row_json(mailroom.source_columns('esp', 'esp_email_events')) }} as raw_row
+    from source
+),
+
+checked as (
+    select
+        *,
+        case when {{ mailroom.is_valid_email('email_raw_normalized') }} then email_raw_normalized end as email,
+        {{ mailroom.quarantine_reason(checks) }} as quarantine_reason,
+        {{ mailroom.quarantine_column(checks) }} as quarantine_column
+    from renamed
+)
+
+select
+    *,
+    -- at-least-once delivery: keep the first delivery of an event
+    row_number() over (
+        partition by event_id, quarantine_reason is null
+        order by coalesce(received_at, _loaded_at) asc, _loaded_at asc
+    ) as version_rank
+from checked

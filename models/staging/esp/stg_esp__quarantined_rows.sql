@@ -1,0 +1,1 @@
+{{ mailroom.quarantine_model([['esp_subscribers', 'base_esp__subscribers', 'subscriber_id'], ['esp_campaigns', 'base_esp__campaigns', 'campaign_id'], ['esp_email_events', 'base_esp__email_events', 'event_id']]) }}

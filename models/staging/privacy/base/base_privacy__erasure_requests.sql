@@ -1,0 +1,53 @@
+{%- set checks = [
+    ["request_id is null", "missing_key", "request_id"],
+    ["customer_id is null and email is null", "invalid_email", "email"],
+] + mailroom.timestamp_checks("raw_requested_at", "requested_at") -%}
+
+with
+
+source as (
+    select * from {{ source('privacy', 'privacy_erasure_requests') }}
+),
+
+renamed as (
+    select
+        -- ids
+        nullif(trim(request_id), '') as request_id,
+        nullif(trim(customer_id), '') as customer_id,
+
+        -- strings
+        {{ mailroom.normalize_email('email') }} as email_raw_normalized,
+
+        -- timestamps
+        {{ mailroom.to_utc('requested_at') }} as requested_at,
+        _loaded_at,
+
+        -- raw values for checks and the quarantine
+        requested_at as raw_requested_at,
+        {{ mailroom.raw_row_json(mailroom.source_columns('privacy', 'privacy_erasure_requests')) }} as raw_row
+    from source
+),
+
+validated as (
+    select
+        *,
+        case when {{ mailroom.is_valid_email('email_raw_normalized') }} then email_raw_normalized end as email
+    from renamed
+),
+
+checked as (
+    select
+        *,
+        {{ mailroom.quarantine_reason(checks) }} as quarantine_reason,
+        {{ mailroom.quarantine_column(checks) }} as quarantine_column
+    from validated
+)
+
+select
+    *,
+    {{ mailroom.email_match_key('email') }} as email_match_key,
+    row_number() over (
+        partition by request_id, quarantine_reason is null
+        order by _loaded_at asc
+    ) as version_rank
+from checked

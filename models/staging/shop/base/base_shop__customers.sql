@@ -1,0 +1,59 @@
+{%- set checks = [
+    ["customer_id is null", "missing_key", "customer_id"],
+] + mailroom.timestamp_checks("raw_updated_at", "updated_at", required=false)
+  + mailroom.timestamp_checks("raw_created_at", "created_at", required=false) -%}
+
+with
+
+source as (
+    select * from {{ source('shop', 'shop_customers') }}
+),
+
+renamed as (
+    select
+        -- ids
+        nullif(trim(customer_id), '') as customer_id,
+
+        -- strings
+        {{ mailroom.normalize_email('email') }} as email_raw_normalized,
+        {{ mailroom.normalize_phone('phone', mailroom.calling_code(mailroom.country_code('country'))) }} as phone_e164,
+        {{ mailroom.normalize_name('first_name') }} as first_name,
+        {{ mailroom.normalize_name('last_name') }} as last_name,
+        {{ mailroom.country_code('country') }} as country_code,
+
+        -- booleans
+        {{ mailroom.parse_boolean('accepts_marketing') }} as accepts_marketing,
+
+        -- timestamps
+        {{ mailroom.to_utc('created_at') }} as created_at,
+        {{ mailroom.to_utc('updated_at') }} as updated_at,
+        _loaded_at,
+
+        -- raw values for checks and the quarantine
+        created_at as raw_created_at,
+        updated_at as raw_updated_at,
+        {{ mailroom.raw_row_json(mailroom.source_columns('shop', 'shop_customers')) }} as raw_row
+    from source
+),
+
+checked as (
+    select
+        *,
+        case when {{ mailroom.is_valid_email('email_raw_normalized') }} then email_raw_normalized end as email,
+        {{ mailroom.quarantine_reason(checks) }} as quarantine_reason,
+        {{ mailroom.quarantine_column(checks) }} as quarantine_column
+    from renamed
+),
+
+ranked as (
+    select
+        *,
+        {{ mailroom.email_match_key('email') }} as email_match_key,
+        row_number() over (
+            partition by customer_id, quarantine_reason is null
+            order by coalesce(updated_at, created_at) desc, _loaded_at desc
+        ) as version_rank
+    from checked
+)
+
+select * from ranked

@@ -1,0 +1,67 @@
+{%- set checks = [
+    ["order_item_id is null", "missing_key", "order_item_id"],
+    ["order_id is null or not has_order", "orphan_order_item", "order_id"],
+    ["not has_valid_order", "parent_order_quarantined", "order_id"],
+    ["quantity is null or quantity <= 0", "bad_quantity", "quantity"],
+    ["raw_unit_price is not null and unit_price is null", "unparseable_amount", "unit_price"],
+    ["unit_price < 0", "negative_amount", "unit_price"],
+] -%}
+
+with
+
+source as (
+    select * from {{ source('shop', 'shop_order_items') }}
+),
+
+orders as (
+    select * from {{ ref('base_shop__orders') }}
+),
+
+order_validity as (
+    select
+        order_id,
+        max(case when quarantine_reason is null then 1 else 0 end) = 1 as has_valid_order
+    from orders
+    where order_id is not null
+    group by 1
+),
+
+renamed as (
+    select
+        -- ids
+        nullif(trim(source.order_item_id), '') as order_item_id,
+        nullif(trim(source.order_id), '') as order_id,
+        nullif(trim(source.product_id), '') as product_id,
+
+        -- numbers
+        coalesce({{ mailroom.parse_integer('source.quantity') }}, case when nullif(trim(source.quantity), '') is null then 1 end) as quantity,
+        {{ mailroom.parse_decimal('source.unit_price') }} as unit_price,
+
+        -- timestamps
+        source._loaded_at,
+
+        -- raw values for checks and the quarantine
+        source.unit_price as raw_unit_price,
+        order_validity.order_id is not null as has_order,
+        coalesce(order_validity.has_valid_order, false) as has_valid_order,
+        {{ mailroom.raw_row_json(mailroom.source_columns('shop', 'shop_order_items'), 'source') }} as raw_row
+    from source
+    left join order_validity
+        on trim(source.order_id) = order_validity.order_id
+),
+
+checked as (
+    select
+        *,
+        {{ mailroom.quarantine_reason(checks) }} as quarantine_reason,
+        {{ mailroom.quarantine_column(checks) }} as quarantine_column
+    from renamed
+)
+
+select
+    *,
+    row_number() over (
+        partition by order_item_id, quarantine_reason is null
+        order by _loaded_at desc
+    ) as version_rank
+from checked

@@ -1,0 +1,59 @@
+{%- set checks = [
+    ["product_id is null", "missing_key", "product_id"],
+    ["raw_price is not null and price is null", "unparseable_amount", "price"],
+    ["price < 0", "negative_amount", "price"],
+    ["price is not null and price_reporting is null", "unknown_currency", "currency"],
+] -%}
+
+with
+
+source as (
+    select * from {{ source('shop', 'shop_products') }}
+),
+
+renamed as (
+    select
+        -- ids
+        nullif(trim(product_id), '') as product_id,
+
+        -- strings
+        nullif(trim(product_name), '') as product_name,
+        coalesce(nullif(trim(category), ''), 'Uncategorised') as category,
+        nullif(trim(brand), '') as brand,
+        upper(coalesce(nullif(trim(currency), ''), '{{ var("reporting_currency") }}')) as currency,
+
+        -- numbers
+        {{ mailroom.parse_decimal('price') }} as price,
+        {{ mailroom.to_reporting_currency(
+            mailroom.parse_decimal('price'),
+            "coalesce(nullif(trim(currency), ''), '" ~ var('reporting_currency') ~ "')"
+        ) }} as price_reporting,
+
+        -- booleans
+        coalesce({{ mailroom.parse_boolean('is_consumable') }}, false) as is_consumable,
+
+        -- timestamps
+        {{ mailroom.to_utc('created_at') }} as created_at,
+        _loaded_at,
+
+        -- raw values for checks and the quarantine
+        price as raw_price,
+        {{ mailroom.raw_row_json(mailroom.source_columns('shop', 'shop_products')) }} as raw_row
+    from source
+),
+
+checked as (
+    select
+        *,
+        {{ mailroom.quarantine_reason(checks) }} as quarantine_reason,
+        {{ mailroom.quarantine_column(checks) }} as quarantine_column
+    from renamed
+)
+
+select
+    *,
+    row_number() over (
+        partition by product_id, quarantine_reason is null
+        order by _loaded_at desc
+    ) as version_rank
+from checked

@@ -1,0 +1,32 @@
+with
+
+base as (
+    select * from {{ ref('base_shop__customers') }}
+),
+
+final as (
+    select
+        -- ids
+        customer_id,
+
+        -- strings
+        email,
+        email_match_key,
+        email_raw_normalized is not null and email is null as has_invalid_email,
+        phone_e164,
+        first_name,
+        last_name,
+        country_code,
+
+        -- booleans
+        accepts_marketing,
+
+        -- timestamps
+        created_at,
+        coalesce(updated_at, created_at) as updated_at,
+        _loaded_at
+    from base
+    where quarantine_reason is null and version_rank = 1
+)
+
+select * from final

@@ -1,0 +1,43 @@
+with
+
+base as (
+    select * from {{ ref('base_shop__orders') }}
+),
+
+final as (
+    select
+        -- ids
+        order_id,
+        customer_id,
+
+        -- contact given at checkout
+        email,
+        email_match_key,
+        email_raw_normalized is not null and email is null as has_invalid_email,
+        phone_e164,
+        shipping_first_name,
+        shipping_last_name,
+        shipping_street,
+        shipping_postcode,
+        shipping_city,
+        shipping_country_code,
+
+        -- order
+        status,
+        customer_id is null as is_guest_checkout,
+        currency,
+        total_amount,
+        discount_amount,
+        item_count,
+        total_amount_reporting,
+        discount_amount_reporting,
+
+        -- timestamps
+        ordered_at,
+        updated_at,
+        _loaded_at
+    from base
+    where quarantine_reason is null and version_rank = 1
+)
+
+select * from final

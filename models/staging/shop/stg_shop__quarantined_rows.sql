@@ -1,0 +1,1 @@
+{{ mailroom.quarantine_model([['shop_customers', 'base_shop__customers', 'customer_id'], ['shop_orders', 'base_shop__orders', 'order_id'], ['shop_order_items', 'base_shop__order_items', 'order_item_id'], ['shop_products', 'base_shop__products', 'product_id']]) }}
