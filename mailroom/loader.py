@@ -97,7 +97,7 @@ import gzip
 import re
 import uuid
 from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager, nullcontext
+from contextlib import contextmanager, nullcontext, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any
@@ -339,7 +339,7 @@ class FileReport:
     columns: dict[str, str] = field(default_factory=dict)
     unmapped_columns: list[str] = field(default_factory=list)
     synthesized_key: str | None = None
-    renamed_columns: dict[str, str] = field(default_factory=dict)
+    renamed_columns: dict[str, str] = field(default_factory=dict)  # new name -> header text
 
     @property
     def rows_rejected(self) -> int:
@@ -388,14 +388,19 @@ class LoadReport:
                     f"  {f.synthesized_key} is not in the file: synthesised as "
                     f"'{f.file.name}:<row number>'"
                 )
-            for old, new in f.renamed_columns.items():
-                out.append(f"  file column {old!r} renamed {new!r} (duplicate or empty name)")
+            for new, old in f.renamed_columns.items():
+                out.append(f"  file column {old!r} read as {new!r} (duplicate or empty name)")
             if f.unmapped_columns:
                 out.append(f"  unmapped file columns (ignored): {', '.join(f.unmapped_columns)}")
-        mode = "replaced" if self.replaced else "appended to"
-        verb = "would be" if self.dry_run else "were"
+        n = self.rows_loaded
+        verb = "would be" if self.dry_run else "was" if n == 1 else "were"
+        where = (
+            f"loaded into {target} (replacing its rows)"
+            if self.replaced
+            else f"appended to {target}"
+        )
         summary = (
-            f"{self.rows_loaded:,} rows {verb} {mode} {target} in {self.warehouse}, "
+            f"{n:,} row{'' if n == 1 else 's'} {verb} {where} in {self.warehouse}, "
             f"{self.rows_rejected:,} rejected (load_id {self.load_id})"
         )
         out.append(summary)
@@ -479,7 +484,7 @@ def _open_source(path: Path, options: LoadOptions) -> _Source:
             src.types = [pa.string()] * len(names)
             return src
     except (pa.ArrowException, OSError, UnicodeError, LookupError, ValueError) as e:
-        raise LoadError(f"cannot read {path}: {_one_line(e)}") from None
+        raise _read_error(path, e) from None
     shown = "".join(path.suffixes[-2:]) or "(none)"
     raise LoadError(f"unsupported file type {shown} for {path} (supported: {SUPPORTED})")
 
@@ -516,7 +521,7 @@ def _dedupe(names: Sequence[str]) -> tuple[list[str], dict[str, str]]:
         seen.add(new)
         out.append(new)
         if new != name:
-            renamed[name or f"#{i}"] = new
+            renamed[new] = name
     return out, renamed
 
 
@@ -612,16 +617,13 @@ def _check_options(table: Table, options: LoadOptions) -> dict[str, str]:
             )
     if options.batch_rows < 1:
         raise LoadError("batch_rows must be at least 1")
-    if not re.fullmatch(r"[A-Za-z0-9_+\-/]+", options.timezone):
-        raise LoadError(
-            f"unknown timezone {options.timezone!r} (use an IANA name like Europe/Berlin)"
-        )
     try:
         "".encode(options.encoding)
     except LookupError:
         raise LoadError(f"unknown encoding {options.encoding!r}") from None
     check = duckdb.connect()
     try:
+        _set_timezone(check, options.timezone)
         for kind, patterns in (
             ("date", options.date_formats),
             ("timestamp", options.timestamp_formats),
@@ -839,7 +841,7 @@ def _stage_sql(table: Table, plan: _Plan, options: LoadOptions, defaults: Mappin
 
 def load_files(
     table: str,
-    files: Sequence[str | Path],
+    files: Sequence[str | Path] | str | Path,
     options: LoadOptions | None = None,
     *,
     warehouse: str | Path | None = None,
@@ -853,6 +855,8 @@ def load_files(
     """
     options = options or LoadOptions()
     t = _resolve_table(table)
+    if isinstance(files, str | Path):
+        files = [files]
     if not files:
         raise LoadError("no files to load")
     defaults = _check_options(t, options)
@@ -884,10 +888,13 @@ def load_files(
                     report.files.append(_load_file(c, t, plan, options, defaults, report))
                 c.execute("rollback" if options.dry_run else "commit")
             except BaseException:
-                c.execute("rollback")
+                with suppress(duckdb.Error):
+                    c.execute("rollback")
                 raise
     except duckdb.Error as e:
         raise LoadError(f"warehouse error: {_one_line(e)}") from None
+    except OSError as e:
+        raise LoadError(f"cannot open the warehouse {where}: {_one_line(e)}") from None
     return report
 
 
@@ -896,15 +903,19 @@ def _scalar(con: duckdb.DuckDBPyConnection, sql: str, params: Sequence[Any] = ()
     return con.execute(sql, list(params)).fetchall()[0][0]
 
 
+def _set_timezone(con: duckdb.DuckDBPyConnection, tz: str) -> None:
+    try:
+        con.execute(f"set TimeZone = {_lit(tz)}")
+    except duckdb.Error:
+        raise LoadError(f"unknown timezone {tz!r} (use an IANA name like Europe/Berlin)") from None
+
+
 @contextmanager
 def _session(con: duckdb.DuckDBPyConnection, tz: str) -> Iterator[None]:
     """Read naive timestamps in `tz` and keep DuckDB's progress bar off stdout."""
     settings = ("TimeZone", "enable_progress_bar")
     before = {k: _scalar(con, f"select current_setting('{k}')") for k in settings}
-    try:
-        con.execute(f"set TimeZone = {_lit(tz)}")
-    except duckdb.Error:
-        raise LoadError(f"unknown timezone {tz!r} (use an IANA name like Europe/Berlin)") from None
+    _set_timezone(con, tz)
     con.execute("set enable_progress_bar = false")
     try:
         yield
@@ -981,10 +992,18 @@ def _load_file(
                 )
                 src.malformed.clear()
     except (pa.ArrowException, OSError, UnicodeError, ValueError) as e:
-        raise LoadError(f"cannot read {src.path}: {_one_line(e)}") from None
+        raise _read_error(src.path, e) from None
     finally:
-        con.execute(f"drop table if exists {_STAGE}")
+        with suppress(duckdb.Error):  # the transaction may be aborted already
+            con.execute(f"drop table if exists {_STAGE}")
     return report
+
+
+def _read_error(path: Path, e: BaseException) -> LoadError:
+    text = _one_line(e)
+    if isinstance(e, UnicodeError) or "UTF8" in text or "decode" in text:
+        text += " (wrong --encoding? try latin-1 or cp1252)"
+    return LoadError(f"cannot read {path}: {text}")
 
 
 def _one_line(e: BaseException) -> str:
@@ -1014,7 +1033,7 @@ def load_command(
     files: Annotated[
         list[Path] | None,
         typer.Argument(
-            metavar="FILE...",
+            metavar="FILE",
             show_default=False,
             help="CSV (.csv .tsv .txt, optionally .gz) or Parquet files "
             "(optional when the --mapping YAML lists them).",
@@ -1127,6 +1146,10 @@ def load_command(
 
     mailroom load shop_orders tx.csv --map order_at=order_date --map total_amount=amount
     --map item_count=quantity --date-format %Y%m%d --currency EUR
+
+    A mapping YAML can describe a whole load (table, files, columns, defaults,
+    formats, options): mailroom load --mapping orders.yml. Its format is documented
+    at the top of mailroom/loader.py.
 
     Exit code 0 when the load ran (even with rejected rows), 2 on a hard error
     (unknown table or column, missing or unreadable file, required column without a

@@ -55,7 +55,7 @@ def world_vars(target: str = "dev") -> dict[str, str]:
         return {}
     from mailroom.generator import read_world_metadata
 
-    with connect(read_only=True) as con:
+    with connect() as con:
         meta = read_world_metadata(con)
     return {"as_of_date": meta["as_of"]} if "as_of" in meta else {}
 
@@ -136,7 +136,8 @@ def print_build_summary(result: BuildResult) -> None:
 
 
 def print_warehouse_summary() -> None:
-    with connect(read_only=True) as con:
+    # Not read-only: dbt-duckdb keeps its own read-write handle open in this process.
+    with connect() as con:
         for schema in SUMMARY_SCHEMAS:
             counts = table_counts(con, schema)
             if counts:

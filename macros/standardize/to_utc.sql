@@ -8,16 +8,19 @@
 {%- endmacro %}
 
 {% macro default__to_utc(expr, source_timezone) -%}
+    {#- try_cast to timestamp_tz (not try_to_timestamp_tz) with an explicit
+        offset: the same text is read the same way whatever the session's
+        TIMESTAMP_INPUT_FORMAT, and the fakesnow emulator runs it too. -#}
     {%- set v = "trim(" ~ expr ~ ")" -%}
     case
         when not {{ mailroom.regex_matches(v, '[0-9]{4}-[0-9]{2}-[0-9]{2}([ T][0-9]{2}:[0-9]{2}(:[0-9]{2}([.][0-9]+)?)?)?([zZ]|[+-][0-9]{2}(:?[0-9]{2})?)?') }}
             then null
         when {{ mailroom.regex_matches(v, '.*([zZ]|[+-][0-9]{2}:?[0-9]{2})') }}
-            then convert_timezone('UTC', try_to_timestamp_tz({{ v }}))::timestamp_ntz
+            then convert_timezone('UTC', try_cast(regexp_replace({{ v }}, '[zZ]$', '+00:00') as timestamp_tz))::timestamp_ntz
         {%- if source_timezone == 'UTC' %}
-        else try_to_timestamp_ntz({{ v }})
+        else convert_timezone('UTC', try_cast({{ v }} || '+00:00' as timestamp_tz))::timestamp_ntz
         {%- else %}
-        else convert_timezone('{{ source_timezone }}', 'UTC', try_to_timestamp_ntz({{ v }}))
+        else convert_timezone('{{ source_timezone }}', 'UTC', try_cast({{ v }} as timestamp_ntz))
         {%- endif %}
     end
 {%- endmacro %}

@@ -746,6 +746,8 @@ class ChunkSimulator:
         # erasure requests from people the shop or ESP knows
         known = np.flatnonzero(self.has_acct | np.isin(np.arange(self.n), self.esp_idx))
         req = known[rng.random(len(known)) < 0.0015]
+        if not len(req) and len(known):  # every chunk carries at least one request to honour
+            req = known[rng.integers(0, len(known), 1)]
         er = pd.DataFrame(
             {
                 "request_id": [f"dsr-{x}" for x in _take(len(req), self.c.erasure, rng)],

@@ -19,44 +19,46 @@
 with
 
 {% for source_name, table, suffix in tables -%}
-base_{{ suffix }} as (
-    select * from {{ ref('base_' ~ suffix) }}
-),
+    base_{{ suffix }} as (
+        select * from {{ ref('base_' ~ suffix) }}
+    ),
 
-stg_{{ suffix }} as (
-    select * from {{ ref('stg_' ~ suffix) }}
-),
+    stg_{{ suffix }} as (
+        select * from {{ ref('stg_' ~ suffix) }}
+    ),
 
 {% endfor -%}
 {% for q in quarantines -%}
-stg_{{ q }}__quarantined_rows as (
-    select * from {{ ref('stg_' ~ q ~ '__quarantined_rows') }}
-),
+    stg_{{ q }}__quarantined_rows as (
+        select * from {{ ref('stg_' ~ q ~ '__quarantined_rows') }}
+    ),
 
 {% endfor -%}
 quarantined as (
     {% for q in quarantines -%}
-    select source_table, count(*) as quarantined_rows
-    from stg_{{ q }}__quarantined_rows
-    group by 1
-    {% if not loop.last %}union all
-    {% endif %}
+        select
+            source_table,
+            count(*) as quarantined_rows
+        from stg_{{ q }}__quarantined_rows
+        group by 1
+        {% if not loop.last %}union all
+        {% endif %}
     {%- endfor %}
 ),
 
 counted as (
     {% for source_name, table, suffix in tables -%}
-    select
-        '{{ source_name }}' as source_name,
-        '{{ table }}' as source_table,
-        (select count(*) from base_{{ suffix }}) as raw_rows,
-        (select count(*) from stg_{{ suffix }}) as staged_rows,
-        (
-            select count(*) from base_{{ suffix }}
-            where quarantine_reason is null and version_rank > 1
-        ) as collapsed_duplicates
-    {% if not loop.last %}union all
-    {% endif %}
+        select
+            '{{ source_name }}' as source_name,
+            '{{ table }}' as source_table,
+            (select count(*) from base_{{ suffix }}) as raw_rows,
+            (select count(*) from stg_{{ suffix }}) as staged_rows,
+            (
+                select count(*) from base_{{ suffix }}
+                where quarantine_reason is null and version_rank > 1
+            ) as collapsed_duplicates
+        {% if not loop.last %}union all
+        {% endif %}
     {%- endfor %}
 ),
 
@@ -70,7 +72,7 @@ final as (
         counted.collapsed_duplicates,
         counted.raw_rows
         = counted.staged_rows + coalesce(quarantined.quarantined_rows, 0) + counted.collapsed_duplicates
-        as is_balanced
+            as is_balanced
     from counted
     left join quarantined
         on counted.source_table = quarantined.source_table

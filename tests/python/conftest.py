@@ -1,0 +1,57 @@
+"""Shared fixtures: a small generated world, built once per session with a real dbt build."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from mailroom.generator import WorldConfig, generate_world
+
+SMALL_WORLD = WorldConfig(people=1500, chunk_size=600, seed=7)
+
+
+@dataclass
+class BuiltWorld:
+    warehouse: Path
+    truth: Path
+    build: object  # runner.BuildResult
+
+    def query(self, sql: str) -> list[tuple]:
+        with duckdb.connect(str(self.warehouse)) as con:
+            return con.execute(sql).fetchall()
+
+    def df(self, sql: str):
+        with duckdb.connect(str(self.warehouse)) as con:
+            return con.execute(sql).df()
+
+
+@pytest.fixture()
+def warehouse_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A fresh, empty warehouse path in WAREHOUSE_PATH for one test."""
+    path = tmp_path / "warehouse.duckdb"
+    monkeypatch.setenv("WAREHOUSE_PATH", str(path))
+    return path
+
+
+@pytest.fixture(scope="session")
+def built_world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[BuiltWorld]:
+    from mailroom import runner
+
+    root = tmp_path_factory.mktemp("world")
+    warehouse, truth = root / "warehouse.duckdb", root / "truth"
+    old = os.environ.get("WAREHOUSE_PATH")
+    os.environ["WAREHOUSE_PATH"] = str(warehouse)
+    try:
+        generate_world(SMALL_WORLD, warehouse=warehouse, truth_dir=truth)
+        result = runner.dbt_build(target="ci")
+        yield BuiltWorld(warehouse=warehouse, truth=truth, build=result)
+    finally:
+        if old is None:
+            os.environ.pop("WAREHOUSE_PATH", None)
+        else:
+            os.environ["WAREHOUSE_PATH"] = old
