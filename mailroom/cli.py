@@ -11,8 +11,7 @@ from pathlib import Path
 
 import typer
 
-from mailroom import loader
-from mailroom import runner
+from mailroom import loader, runner
 
 app = typer.Typer(
     help=(
@@ -29,15 +28,21 @@ app.command("load")(loader.load_command)
 
 @app.command()
 def generate(
-    people: int = typer.Option(50_000, "--people", "-n", min=10, help="Number of simulated people."),
+    people: int = typer.Option(
+        50_000, "--people", "-n", min=10, help="Number of simulated people."
+    ),
     seed: int = typer.Option(42, help="Random seed: the same seed gives the same world."),
     as_of: dt.date = typer.Option(
-        "2026-09-30", formats=["%Y-%m-%d"], help="Last day of history; the truth covers what follows."
+        "2026-09-30",
+        formats=["%Y-%m-%d"],
+        help="Last day of history; the truth covers what follows.",
     ),
     history_days: int = typer.Option(730, min=60, help="Days of history before the as-of date."),
     warehouse: Path | None = typer.Option(None, help="DuckDB file (default: $WAREHOUSE_PATH)."),
     truth_dir: Path = typer.Option(Path("data/truth"), help="Where the ground truth is written."),
-    chunk_size: int = typer.Option(25_000, min=100, help="People simulated per chunk (bounds memory)."),
+    chunk_size: int = typer.Option(
+        25_000, min=100, help="People simulated per chunk (bounds memory)."
+    ),
 ) -> None:
     """Simulate a retailer and write every raw source into the `raw` schema, plus the truth."""
     from mailroom.generator import WorldConfig, generate_world
@@ -65,7 +70,9 @@ def build(
 
 @app.command()
 def demo(
-    people: int = typer.Option(50_000, "--people", "-n", min=10, help="Number of simulated people."),
+    people: int = typer.Option(
+        50_000, "--people", "-n", min=10, help="Number of simulated people."
+    ),
     seed: int = typer.Option(42, help="Random seed."),
 ) -> None:
     """The main job end to end: generate the sample world, `dbt build`, print a summary."""
@@ -83,10 +90,55 @@ def demo(
 
 @app.command("lint-sql")
 def lint_sql(
-    paths: list[str] = typer.Argument(None, help="Files or folders (default: models, macros, analyses, tests/dbt)."),
+    paths: list[str] = typer.Argument(
+        None, help="Files or folders (default: models, macros, analyses, tests/dbt)."
+    ),
 ) -> None:
     """Lint the project's SQL with sqlfluff (dbt templater, DuckDB dialect)."""
     raise typer.Exit(runner.sqlfluff_lint(paths or None))
+
+
+@app.command()
+def bench(
+    people: list[int] = typer.Option(
+        [50_000, 1_000_000], "--people", "-n", help="World sizes (repeatable)."
+    ),
+    build: bool = typer.Option(True, help="Also time a full `dbt build` of each world."),
+    work_dir: Path = typer.Option(
+        Path("data/bench"), help="Scratch folder for the benchmark warehouses."
+    ),
+    report: Path = typer.Option(Path("bench/REPORT.md"), help="Markdown report to write."),
+) -> None:
+    """Time generation and `dbt build` per world size, with peak memory; write a Markdown report."""
+    from mailroom import bench as bench_mod
+
+    sizes = " ".join(f"-n {p}" for p in people)
+    command = f"mailroom bench {sizes}" + ("" if build else " --no-build")
+    bench_mod.run(people, build, work_dir, report, command)
+
+
+@app.command("check-snowflake")
+def check_snowflake(
+    work_dir: Path = typer.Option(
+        Path("target/fakesnow"), help="Where dbt writes its target and logs."
+    ),
+) -> None:
+    """Build every SQL model on the `snowflake` target without an account (fakesnow), on a copy of the raw data."""
+    from mailroom.portability import build_on_fake_snowflake
+
+    wh = runner.default_warehouse()
+    as_of = runner.world_vars().get("as_of_date")
+    result = build_on_fake_snowflake(wh if wh.exists() else None, work_dir, as_of_date=as_of)
+    failed = {k: v for k, v in result.statuses.items() if v not in ("success", "pass")}
+    for node, status in failed.items():
+        typer.echo(f"{status}: {node}")
+    for node, errors in result.parse_errors.items():
+        typer.echo(f"snowflake parse error in {node}: {errors[:3]}")
+    typer.echo(
+        f"{len(result.statuses)} nodes, {len(failed)} not passing, {len(result.parse_errors)} parse errors"
+    )
+    if not result.success:
+        raise typer.Exit(1)
 
 
 @app.command()

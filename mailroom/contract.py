@@ -77,7 +77,9 @@ def load_contract(project_dir: Path = PROJECT_DIR) -> dict[str, Table]:
                     meta = c.get("meta") or {}
                     fmt = meta.get("format")
                     if fmt is not None and fmt not in FORMATS:
-                        raise ValueError(f"{path}: column {t['name']}.{c['name']}: unknown format {fmt!r}")
+                        raise ValueError(
+                            f"{path}: column {t['name']}.{c['name']}: unknown format {fmt!r}"
+                        )
                     cols.append(
                         Column(
                             name=c["name"],

@@ -12,6 +12,7 @@ import duckdb
 from mailroom.contract import RAW_SCHEMA, load_contract
 
 DEFAULT_WAREHOUSE = "data/warehouse.duckdb"
+PROJECT_SCHEMAS = ("raw", "staging", "intermediate", "marts", "sync_state")
 
 
 def warehouse_path() -> Path:
@@ -19,8 +20,16 @@ def warehouse_path() -> Path:
 
 
 @contextmanager
-def connect(path: Path | None = None, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
+def connect(
+    path: Path | None = None, read_only: bool = False
+) -> Iterator[duckdb.DuckDBPyConnection]:
     path = Path(path or warehouse_path())
+    if path.stem.lower() in PROJECT_SCHEMAS:
+        # DuckDB names the catalog after the file; raw.duckdb would shadow schema raw.
+        raise ValueError(
+            f"warehouse file {path.name!r} is named like one of the project's schemas "
+            f"{PROJECT_SCHEMAS}; choose another name (e.g. warehouse.duckdb)"
+        )
     if not read_only:
         path.parent.mkdir(parents=True, exist_ok=True)
     con = duckdb.connect(str(path), read_only=read_only)

@@ -2,7 +2,7 @@
     upper or all lower case are re-cased (capital after space, hyphen or
     apostrophe); mixed case is kept as typed (McDonald, van der Meer). -#}
 {% macro normalize_name(expr) -%}
-    {%- set squeezed = mailroom.regex_replace_all("trim(" ~ expr ~ ")", '\\s+', ' ') -%}
+    {%- set squeezed = mailroom.regex_replace_all("trim(" ~ expr ~ ")", '[[:space:]]+', ' ') -%}
     case
         when nullif(trim({{ expr }}), '') is null then null
         when {{ squeezed }} = upper({{ squeezed }}) or {{ squeezed }} = lower({{ squeezed }})

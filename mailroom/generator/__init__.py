@@ -97,7 +97,9 @@ def generate_world(
             rng = np.random.default_rng([cfg.seed, 1, chunk])
             start = chunk * cfg.chunk_size
             n = min(cfg.chunk_size, cfg.people - start)
-            people = make_people(cfg, rng, start, n, len(catalogue.categories), len(catalogue.brands))
+            people = make_people(
+                cfg, rng, start, n, len(catalogue.categories), len(catalogue.brands)
+            )
             sim = ChunkSimulator(cfg, rng, people, catalogue, campaigns, counters)
             sim.simulate_orders()
             sim.simulate_accounts()
@@ -116,10 +118,14 @@ def generate_world(
                     tbl = D.redeliver(tbl, rng, cfg.duplicate_rate, bad)
                 missing = set(tbl.column_names) - set(contract[name].column_names)
                 if missing:
-                    raise RuntimeError(f"generator wrote columns outside the contract for {name}: {missing}")
+                    raise RuntimeError(
+                        f"generator wrote columns outside the contract for {name}: {missing}"
+                    )
                 _insert(con, name, tbl)
             writers["source_records"].write(
-                pd.DataFrame(sim.records, columns=["source_table", "source_record_id", "true_person_id"])
+                pd.DataFrame(
+                    sim.records, columns=["source_table", "source_record_id", "true_person_id"]
+                )
             )
             writers["people"].write(sim.truth_people())
             writers["planted_defects"].write(
@@ -129,7 +135,9 @@ def generate_world(
         for w in writers.values():
             w.close()
         meta = {k: str(v) for k, v in asdict(cfg).items()}
-        con.execute(f"create or replace table {RAW_SCHEMA}.{WORLD_TABLE} (key varchar, value varchar)")
+        con.execute(
+            f"create or replace table {RAW_SCHEMA}.{WORLD_TABLE} (key varchar, value varchar)"
+        )
         con.executemany(f"insert into {RAW_SCHEMA}.{WORLD_TABLE} values (?, ?)", list(meta.items()))
         counts = {k: v for k, v in table_counts(con, RAW_SCHEMA).items() if k != WORLD_TABLE}
     (truth_dir / "world.json").write_text(json.dumps(meta, indent=2))
@@ -154,7 +162,9 @@ def _products_table(cfg: WorldConfig, cat) -> pa.Table:
         {
             "product_id": pa.array(cat.product_id, type=pa.string()),
             "product_name": pa.array(cat.name, type=pa.string()),
-            "category": pa.array(np.array(cat.categories, dtype=object)[cat.category], type=pa.string()),
+            "category": pa.array(
+                np.array(cat.categories, dtype=object)[cat.category], type=pa.string()
+            ),
             "brand": pa.array(np.array(cat.brands, dtype=object)[cat.brand], type=pa.string()),
             "price": pa.array(np.char.mod("%.2f", cat.price_eur), type=pa.string()),
             "currency": pa.array(["EUR"] * n, type=pa.string()),

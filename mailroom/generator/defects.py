@@ -18,7 +18,9 @@ Mutator = Callable[[pd.DataFrame, np.ndarray, np.random.Generator], None]
 
 def _set(col: str, values: tuple[str, ...]) -> Mutator:
     def f(df: pd.DataFrame, rows: np.ndarray, rng: np.random.Generator) -> None:
-        df.loc[df.index[rows], col] = [values[int(i)] for i in rng.integers(0, len(values), len(rows))]
+        df.loc[df.index[rows], col] = [
+            values[int(i)] for i in rng.integers(0, len(values), len(rows))
+        ]
 
     return f
 
@@ -39,7 +41,9 @@ def _truncate_json(df: pd.DataFrame, rows: np.ndarray, rng: np.random.Generator)
 
 
 def _orphan(df: pd.DataFrame, rows: np.ndarray, rng: np.random.Generator) -> None:
-    df.loc[df.index[rows], "order_id"] = [f"#0{int(x)}" for x in rng.integers(10**6, 10**7, len(rows))]
+    df.loc[df.index[rows], "order_id"] = [
+        f"#0{int(x)}" for x in rng.integers(10**6, 10**7, len(rows))
+    ]
 
 
 def defect_kinds(future_ts: str) -> dict[str, tuple[str, dict[str, Mutator]]]:
@@ -53,7 +57,9 @@ def defect_kinds(future_ts: str) -> dict[str, tuple[str, dict[str, Mutator]]]:
                 "missing_timestamp": _set("event_at", ("",)),
                 "future_timestamp": _set("event_at", (future_ts,)),
                 "malformed_json": _truncate_json,
-                "unknown_event_type": _set("event_type", ("pageview_legacy", "PRODUCT VIEWED", "heartbeat")),
+                "unknown_event_type": _set(
+                    "event_type", ("pageview_legacy", "PRODUCT VIEWED", "heartbeat")
+                ),
             },
         ),
         "esp_email_events": (
@@ -107,7 +113,9 @@ def plant(
     return pa.Table.from_pandas(df, schema=tbl.schema, preserve_index=False)
 
 
-def redeliver(tbl: pa.Table, rng: np.random.Generator, rate: float, defective: set[str]) -> pa.Table:
+def redeliver(
+    tbl: pa.Table, rng: np.random.Generator, rate: float, defective: set[str]
+) -> pa.Table:
     """Deliver a share of events a second time (same event_id, received later)."""
     if tbl.num_rows == 0 or rate <= 0:
         return tbl

@@ -146,7 +146,11 @@ class ChunkSimulator:
         post_dur = np.clip(np.minimum(p.alive_end, H + TRUTH_HORIZON_DAYS) - H, 0, None)
         n_post = rng.poisson(p.lam * post_dur)
         owner = np.concatenate(
-            [np.flatnonzero(first_buy), np.repeat(np.arange(n), n_pre), np.repeat(np.arange(n), n_post)]
+            [
+                np.flatnonzero(first_buy),
+                np.repeat(np.arange(n), n_pre),
+                np.repeat(np.arange(n), n_post),
+            ]
         )
         t = np.concatenate(
             [
@@ -161,7 +165,9 @@ class ChunkSimulator:
         owner, t = owner[order], t[order]
         m = len(owner)
         status = rng.choice(
-            np.array(["completed", "cancelled", "refunded"]), size=m, p=[COMPLETED_RATE, CANCEL_RATE, REFUND_RATE]
+            np.array(["completed", "cancelled", "refunded"]),
+            size=m,
+            p=[COMPLETED_RATE, CANCEL_RATE, REFUND_RATE],
         )
         # Order lines.
         n_items = 1 + rng.poisson(0.7, m)
@@ -179,7 +185,12 @@ class ChunkSimulator:
         self.o_owner, self.o_t, self.o_status, self.o_total = owner, t, status, total
         self.o_total_eur = total / order_fx
         self.o_discount, self.o_items = discount, n_items
-        self.i_order, self.i_product, self.i_qty, self.i_price = item_order, product, qty, unit_price
+        self.i_order, self.i_product, self.i_qty, self.i_price = (
+            item_order,
+            product,
+            qty,
+            unit_price,
+        )
         self.first_buy_t = np.full(n, np.inf)
         np.minimum.at(self.first_buy_t, owner, t)
 
@@ -203,7 +214,9 @@ class ChunkSimulator:
         o_reg = (self.o_t >= self.acct_t[self.o_owner] - 1e-9) & (rng.random(len(self.o_t)) >= 0.07)
         self.o_reg = o_reg
         m = len(self.o_t)
-        self.order_id = np.array([f"#{x}" for x in _take(m, 500000 + self.c.order, rng)], dtype=object)
+        self.order_id = np.array(
+            [f"#{x}" for x in _take(m, 500000 + self.c.order, rng)], dtype=object
+        )
         self.c.order += m
 
     # ------------------------------------------------------------------ shop tables
@@ -218,7 +231,9 @@ class ChunkSimulator:
             base = {
                 "customer_id": self.customer_id[i],
                 "email": T.messy_email(p.email[i], int(styles[k]) % 4 if styles[k] < 4 else 0),
-                "phone": T.format_phone(p.phone_cc[i], phone, int(rng.integers(5))) if phone else None,
+                "phone": T.format_phone(p.phone_cc[i], phone, int(rng.integers(5)))
+                if phone
+                else None,
                 "first_name": T.messy_name(p.first[i], int(rng.integers(0, 12))),
                 "last_name": T.messy_name(p.last[i], int(rng.integers(0, 12))),
                 "country": self._country(p.country[i]),
@@ -233,10 +248,20 @@ class ChunkSimulator:
                     v2 = dict(base, updated_at=upd, first_name=p.first[i], last_name=p.last[i])
                     cust_rows.append(v2)
             self.records.append(("shop_customers", self.customer_id[i], p.pid[i]))
-        customers = pd.DataFrame(cust_rows, columns=[
-            "customer_id", "email", "phone", "first_name", "last_name", "country",
-            "accepts_marketing", "created_at", "updated_at",
-        ])
+        customers = pd.DataFrame(
+            cust_rows,
+            columns=[
+                "customer_id",
+                "email",
+                "phone",
+                "first_name",
+                "last_name",
+                "country",
+                "accepts_marketing",
+                "created_at",
+                "updated_at",
+            ],
+        )
         customers = self._finish(customers, ["created_at", "updated_at"], T.naive_utc)
 
         # orders (only those placed before the as-of date)
@@ -255,7 +280,9 @@ class ChunkSimulator:
                 "order_id": self.order_id[j],
                 "customer_id": None if guest else self.customer_id[i],
                 "email": T.messy_email(email, int(rng.integers(0, 8)) % 4),
-                "phone": T.format_phone(p.phone_cc[i], phone, int(rng.integers(5))) if phone else None,
+                "phone": T.format_phone(p.phone_cc[i], phone, int(rng.integers(5)))
+                if phone
+                else None,
                 "order_at": self.o_t[j],
                 "currency": p.currency[i],
                 "total_amount": f"{self.o_total[j]:.2f}",
@@ -264,7 +291,9 @@ class ChunkSimulator:
                 "shipping_first_name": T.messy_name(p.first[i], int(rng.integers(0, 10))),
                 "shipping_last_name": T.messy_name(p.last[i], int(rng.integers(0, 10))),
                 "shipping_street": p.street[i],
-                "shipping_postcode": p.postcode[i] if rng.random() < 0.9 else p.postcode[i].lower().replace(" ", ""),
+                "shipping_postcode": p.postcode[i]
+                if rng.random() < 0.9
+                else p.postcode[i].lower().replace(" ", ""),
                 "shipping_city": p.city[i],
                 "shipping_country": self._country(p.country[i]),
                 "updated_at": self.o_t[j],
@@ -286,7 +315,9 @@ class ChunkSimulator:
             order_at = T.iso_local(self.ts(orders["order_at"].to_numpy(dtype="float64")), tz)
             orders["order_at"] = 0.0
             orders = self._finish(orders, ["order_at", "updated_at"], T.naive_utc)
-            orders = orders.set_column(orders.schema.get_field_index("order_at"), "order_at", order_at)
+            orders = orders.set_column(
+                orders.schema.get_field_index("order_at"), "order_at", order_at
+            )
         else:
             orders = None
         # order items of visible orders
@@ -372,13 +403,24 @@ class ChunkSimulator:
             if rng.random() < 0.2:
                 upd = created[i] + rng.uniform(1, 300)
                 if upd < H:
-                    rows.append(dict(base, updated_at=upd, phone=phone or base["phone"], city=p.city[i].upper()))
+                    rows.append(
+                        dict(
+                            base,
+                            updated_at=upd,
+                            phone=phone or base["phone"],
+                            city=p.city[i].upper(),
+                        )
+                    )
             if dup[k]:
                 # A second contact for the same person, keyed by another agent.
                 c2 = f"CRM-{next(ids)}"
                 t2 = created[i] + rng.uniform(5, 200)
                 if t2 < H:
-                    e2 = T.typo_email(p.email[i], float(rng.random())) if rng.random() < 0.5 else None
+                    e2 = (
+                        T.typo_email(p.email[i], float(rng.random()))
+                        if rng.random() < 0.5
+                        else None
+                    )
                     rows.append(
                         dict(
                             base,
@@ -392,10 +434,23 @@ class ChunkSimulator:
                         )
                     )
                     self.records.append(("crm_contacts", c2, p.pid[i]))
-        df = pd.DataFrame(rows, columns=[
-            "contact_id", "email", "phone", "first_name", "last_name", "street", "city",
-            "postcode", "country", "birth_date", "created_at", "updated_at",
-        ])
+        df = pd.DataFrame(
+            rows,
+            columns=[
+                "contact_id",
+                "email",
+                "phone",
+                "first_name",
+                "last_name",
+                "street",
+                "city",
+                "postcode",
+                "country",
+                "birth_date",
+                "created_at",
+                "updated_at",
+            ],
+        )
         return self._finish(df, ["created_at", "updated_at"], T.naive_utc)
 
     # ------------------------------------------------------------------ ESP
@@ -409,9 +464,13 @@ class ChunkSimulator:
         k = len(self.esp_idx)
         self.esp_created = created[self.esp_idx]
         self.esp_source = np.where(
-            self.accepts_marketing[self.esp_idx], "checkout", np.where(rng.random(k) < 0.85, "web_form", "import")
+            self.accepts_marketing[self.esp_idx],
+            "checkout",
+            np.where(rng.random(k) < 0.85, "web_form", "import"),
         )
-        self.esp_id = np.array([f"sub_{x}" for x in _take(k, 300000 + self.c.subscriber, rng)], dtype=object)
+        self.esp_id = np.array(
+            [f"sub_{x}" for x in _take(k, 300000 + self.c.subscriber, rng)], dtype=object
+        )
         self.c.subscriber += k
         emails = []
         self.esp_invalid = np.zeros(k, dtype=bool)
@@ -419,13 +478,17 @@ class ChunkSimulator:
             e = p.email[i]
             r = rng.random()
             if p.is_gmail[i] and r < 0.4:
-                e = T.gmail_variant(e, int(rng.integers(2)), ("news", "shop", "promo")[int(rng.integers(3))])
+                e = T.gmail_variant(
+                    e, int(rng.integers(2)), ("news", "shop", "promo")[int(rng.integers(3))]
+                )
             elif p.email2[i] is not None and r > 0.85:
                 e = p.email2[i]
             if rng.random() < 0.003:
                 e = T.invalid_email(e, int(rng.integers(5)))
                 self.esp_invalid[j] = True
-            emails.append(T.messy_email(e, int(rng.integers(0, 10)) % 4 if rng.random() < 0.2 else 0))
+            emails.append(
+                T.messy_email(e, int(rng.integers(0, 10)) % 4 if rng.random() < 0.2 else 0)
+            )
         self.esp_email = np.array(emails, dtype=object)
         for j, i in enumerate(self.esp_idx):
             self.records.append(("esp_subscribers", self.esp_id[j], p.pid[i]))
@@ -441,7 +504,9 @@ class ChunkSimulator:
         self.esp_status = np.array(["subscribed"] * k, dtype=object)
         self.esp_status_t = np.full(k, np.inf)
         tz_h = np.array([TZ_HOURS[z] for z in p.tz[idx]], dtype=float)
-        ev: dict[str, list] = {x: [] for x in ("sub", "cmp", "type", "t", "variant", "url", "bounce", "ua")}
+        ev: dict[str, list] = {
+            x: [] for x in ("sub", "cmp", "type", "t", "variant", "url", "bounce", "ua")
+        }
         ua_person = np.array(N.USER_AGENTS, dtype=object)[rng.integers(0, len(N.USER_AGENTS), k)]
 
         def emit(sub, cmp, typ, t, variant=None, url=None, bounce=None, ua=None):
@@ -478,13 +543,21 @@ class ChunkSimulator:
             delivered = ~(hard | soft)
             b_idx = np.flatnonzero(hard | soft)
             emit(
-                recip[b_idx], c.campaign_id, "bounce", send_t[b_idx] + 0.0005,
+                recip[b_idx],
+                c.campaign_id,
+                "bounce",
+                send_t[b_idx] + 0.0005,
                 None if variant is None else variant[b_idx],
                 bounce=np.where(hard[b_idx], "hard", "soft").astype(object),
             )
             d_idx = np.flatnonzero(delivered)
-            emit(recip[d_idx], c.campaign_id, "delivered", send_t[d_idx] + 0.0003,
-                 None if variant is None else variant[d_idx])
+            emit(
+                recip[d_idx],
+                c.campaign_id,
+                "delivered",
+                send_t[d_idx] + 0.0003,
+                None if variant is None else variant[d_idx],
+            )
             alive_f = np.where(send_t > p.alive_end[owner], 0.35, 1.0)
             fatigue = np.exp(-0.15 * np.clip(recv[recip] - 3.0, 0, None))
             lift = np.where(np.asarray(variant) == "B", 1.12, 1.0) if variant is not None else 1.0
@@ -492,8 +565,14 @@ class ChunkSimulator:
             human = delivered & (rng.random(len(recip)) < p_open)
             machine = delivered & p.mpp[owner]
             m_idx = np.flatnonzero(machine)
-            emit(recip[m_idx], c.campaign_id, "open", send_t[m_idx] + rng.uniform(0.0005, 0.004, len(m_idx)),
-                 None if variant is None else variant[m_idx], ua=np.full(len(m_idx), N.MPP_USER_AGENT, dtype=object))
+            emit(
+                recip[m_idx],
+                c.campaign_id,
+                "open",
+                send_t[m_idx] + rng.uniform(0.0005, 0.004, len(m_idx)),
+                None if variant is None else variant[m_idx],
+                ua=np.full(len(m_idx), N.MPP_USER_AGENT, dtype=object),
+            )
             h_idx = np.flatnonzero(human)
             st = send_t[h_idx]
             delay_days = rng.geometric(0.6, len(h_idx)) - 1
@@ -501,22 +580,49 @@ class ChunkSimulator:
             off = tz_h[recip[h_idx]] / 24.0
             open_t = np.floor(st + off) + delay_days + local_hour - off
             open_t = np.where(open_t <= st, open_t + 1.0, open_t)
-            emit(recip[h_idx], c.campaign_id, "open", open_t,
-                 None if variant is None else variant[h_idx], ua=ua_person[recip[h_idx]])
-            clicked = rng.random(len(h_idx)) < np.clip(p.click_base[owner[h_idx]] * alive_f[h_idx], 0, 0.9)
+            emit(
+                recip[h_idx],
+                c.campaign_id,
+                "open",
+                open_t,
+                None if variant is None else variant[h_idx],
+                ua=ua_person[recip[h_idx]],
+            )
+            clicked = rng.random(len(h_idx)) < np.clip(
+                p.click_base[owner[h_idx]] * alive_f[h_idx], 0, 0.9
+            )
             c_idx = h_idx[clicked]
             prods = self.cat.product_id[self.pick_products(owner[c_idx], fav_share=0.2)]
-            urls = np.char.add(np.char.add("https://shop.example/p/", prods.astype(str)), f"?utm_campaign={c.campaign_id}")
-            emit(recip[c_idx], c.campaign_id, "click", open_t[clicked] + rng.uniform(0.0002, 0.01, len(c_idx)),
-                 None if variant is None else variant[c_idx], url=urls.astype(object), ua=ua_person[recip[c_idx]])
+            urls = np.char.add(
+                np.char.add("https://shop.example/p/", prods.astype(str)),
+                f"?utm_campaign={c.campaign_id}",
+            )
+            emit(
+                recip[c_idx],
+                c.campaign_id,
+                "click",
+                open_t[clicked] + rng.uniform(0.0002, 0.01, len(c_idx)),
+                None if variant is None else variant[c_idx],
+                url=urls.astype(object),
+                ua=ua_person[recip[c_idx]],
+            )
             # Complaints and unsubscribes end the relationship; hard bounces clean the address.
             u2 = rng.random(len(recip))
             unsub = delivered & (u2 < 0.0015 + 0.004 * (recv[recip] > 4))
             spam = delivered & ~unsub & (u2 > 1 - 0.0004)
-            for mask, typ, status in ((unsub, "unsubscribe", "unsubscribed"), (spam, "spam_complaint", "unsubscribed")):
+            for mask, typ, status in (
+                (unsub, "unsubscribe", "unsubscribed"),
+                (spam, "spam_complaint", "unsubscribed"),
+            ):
                 s_idx = np.flatnonzero(mask)
                 t_ev = send_t[s_idx] + rng.uniform(0.01, 1.0, len(s_idx))
-                emit(recip[s_idx], c.campaign_id, typ, t_ev, None if variant is None else variant[s_idx])
+                emit(
+                    recip[s_idx],
+                    c.campaign_id,
+                    typ,
+                    t_ev,
+                    None if variant is None else variant[s_idx],
+                )
                 self.esp_status[recip[s_idx]] = status
                 self.esp_status_t[recip[s_idx]] = t_ev
                 active[recip[s_idx]] = False
@@ -549,8 +655,19 @@ class ChunkSimulator:
             if self.esp_invalid[j]:
                 self.defects.append(("esp_subscribers", self.esp_id[j], "invalid_email"))
         subs = self._finish(
-            pd.DataFrame(rows, columns=["subscriber_id", "email", "first_name", "last_name", "status",
-                                        "signup_source", "created_at", "updated_at"]),
+            pd.DataFrame(
+                rows,
+                columns=[
+                    "subscriber_id",
+                    "email",
+                    "first_name",
+                    "last_name",
+                    "status",
+                    "signup_source",
+                    "created_at",
+                    "updated_at",
+                ],
+            ),
             ["created_at", "updated_at"],
             T.iso_utc,
         )
@@ -613,7 +730,14 @@ class ChunkSimulator:
         parts: list[dict[str, np.ndarray]] = []
 
         def part(sess, t, typ, props):
-            parts.append({"sess": sess, "t": t, "type": np.full(len(sess), typ, dtype=object), "props": props})
+            parts.append(
+                {
+                    "sess": sess,
+                    "t": t,
+                    "type": np.full(len(sess), typ, dtype=object),
+                    "props": props,
+                }
+            )
 
         empty = np.full(ns, "{}", dtype=object)
         part(np.arange(ns), s_start, "page_view", empty)
@@ -644,19 +768,34 @@ class ChunkSimulator:
         part(it_sess, it_t + 0.0003, "add_to_cart", props)
         guest = ~self.o_reg[order_of_sess]
         co_email = np.array(
-            [T.messy_email(p.email[i], 0) if g else "" for i, g in zip(o_owner, guest, strict=True)], dtype=object
+            [
+                T.messy_email(p.email[i], 0) if g else ""
+                for i, g in zip(o_owner, guest, strict=True)
+            ],
+            dtype=object,
         )
         co_props = np.where(
             guest,
-            T.concat('{"order_id":"', pa.array(self.order_id[order_of_sess]), '","email":"',
-                     pa.array(co_email, type=pa.string()), '"}').to_numpy(zero_copy_only=False),
-            T.concat('{"order_id":"', pa.array(self.order_id[order_of_sess]), '"}').to_numpy(zero_copy_only=False),
+            T.concat(
+                '{"order_id":"',
+                pa.array(self.order_id[order_of_sess]),
+                '","email":"',
+                pa.array(co_email, type=pa.string()),
+                '"}',
+            ).to_numpy(zero_copy_only=False),
+            T.concat('{"order_id":"', pa.array(self.order_id[order_of_sess]), '"}').to_numpy(
+                zero_copy_only=False
+            ),
         )
         part(ps, self.o_t[order_of_sess] - 0.0007, "checkout", co_props.astype(object))
         # identify: first session on a device after the account exists (90% log in)
         sess_df = pd.DataFrame({"owner": s_owner, "dev": s_dev, "t": s_start})
         sess_df = sess_df[(sess_df["t"] >= self.acct_t[sess_df["owner"].to_numpy()])]
-        first = sess_df.loc[sess_df.groupby(["owner", "dev"])["t"].idxmin()] if len(sess_df) else sess_df
+        first = (
+            sess_df.loc[sess_df.groupby(["owner", "dev"])["t"].idxmin()]
+            if len(sess_df)
+            else sess_df
+        )
         login = rng.random(len(first)) < 0.9
         login = login | (first["dev"].to_numpy() == 0)
         first = first[login]
@@ -666,8 +805,14 @@ class ChunkSimulator:
         id_mask = np.isfinite(ident_at[s_owner, s_dev]) & (s_start == ident_at[s_owner, s_dev])
         id_sess = id_sess_index[id_mask].to_numpy()
         id_email = [T.messy_email(p.email[i], 0) for i in s_owner[id_sess]]
-        part(id_sess, s_start[id_sess] + 0.00001, "identify",
-             T.concat('{"email":"', pa.array(id_email, type=pa.string()), '"}').to_numpy(zero_copy_only=False).astype(object))
+        part(
+            id_sess,
+            s_start[id_sess] + 0.00001,
+            "identify",
+            T.concat('{"email":"', pa.array(id_email, type=pa.string()), '"}')
+            .to_numpy(zero_copy_only=False)
+            .astype(object),
+        )
         # newsletter sign-up form on the main device
         wf = np.flatnonzero(self.esp_source == "web_form")
         wf_owner = self.esp_idx[wf]
@@ -677,9 +822,18 @@ class ChunkSimulator:
         s_dev = np.concatenate([s_dev, np.zeros(len(wf), dtype=int)])
         s_start = np.concatenate([s_start, self.esp_created[wf] - 0.0005])
         part(su_sess, s_start[su_sess], "page_view", np.full(len(wf), "{}", dtype=object))
-        part(su_sess, s_start[su_sess] + 0.0002, "signup",
-             T.concat('{"email":"', pa.array(list(self.esp_email[wf]), type=pa.string()), '","form":"newsletter"}')
-             .to_numpy(zero_copy_only=False).astype(object))
+        part(
+            su_sess,
+            s_start[su_sess] + 0.0002,
+            "signup",
+            T.concat(
+                '{"email":"',
+                pa.array(list(self.esp_email[wf]), type=pa.string()),
+                '","form":"newsletter"}',
+            )
+            .to_numpy(zero_copy_only=False)
+            .astype(object),
+        )
 
         sess = np.concatenate([x["sess"] for x in parts])
         t = np.concatenate([x["t"] for x in parts])
@@ -688,7 +842,14 @@ class ChunkSimulator:
         owner, dev = s_owner[sess], s_dev[sess]
         recv_t = t + self._lags(len(t))
         keep = (t >= 0) & (recv_t < H)
-        owner, dev, t, typ, props, recv_t = owner[keep], dev[keep], t[keep], typ[keep], props[keep], recv_t[keep]
+        owner, dev, t, typ, props, recv_t = (
+            owner[keep],
+            dev[keep],
+            t[keep],
+            typ[keep],
+            props[keep],
+            recv_t[keep],
+        )
         logged_in = t >= ident_at[owner, dev]
         user_id = np.where(logged_in, self.customer_id[owner], None)
         anon = devices[owner, dev]
@@ -715,31 +876,98 @@ class ChunkSimulator:
 
     def _product_props(self, prod: np.ndarray) -> np.ndarray:
         cat = self.cat
-        return _json_obj(
-            product_id=pa.array(cat.product_id[prod], type=pa.string()),
-            category=pa.array(np.array(cat.categories, dtype=object)[cat.category[prod]], type=pa.string()),
-            price=pa.array(_fmt_money(cat.price_eur[prod]), type=pa.string()),
-        ).to_numpy(zero_copy_only=False).astype(object)
+        return (
+            _json_obj(
+                product_id=pa.array(cat.product_id[prod], type=pa.string()),
+                category=pa.array(
+                    np.array(cat.categories, dtype=object)[cat.category[prod]], type=pa.string()
+                ),
+                price=pa.array(_fmt_money(cat.price_eur[prod]), type=pa.string()),
+            )
+            .to_numpy(zero_copy_only=False)
+            .astype(object)
+        )
 
     # ------------------------------------------------------------------ consent & erasure
     def privacy_tables(self) -> dict[str, pa.Table]:
         rng, p, H = self.rng, self.p, self.H
         rows = []
         for j, i in enumerate(self.esp_idx):
-            rows.append((self.esp_email[j], None, "email", "marketing", "granted", self.esp_created[j],
-                         {"checkout": "checkout", "web_form": "web_form"}.get(self.esp_source[j], "import")))
+            rows.append(
+                (
+                    self.esp_email[j],
+                    None,
+                    "email",
+                    "marketing",
+                    "granted",
+                    self.esp_created[j],
+                    {"checkout": "checkout", "web_form": "web_form"}.get(
+                        self.esp_source[j], "import"
+                    ),
+                )
+            )
             if self.esp_status[j] == "unsubscribed" and self.esp_status_t[j] < H:
-                rows.append((self.esp_email[j], None, "email", "marketing", "withdrawn", self.esp_status_t[j], "esp"))
+                rows.append(
+                    (
+                        self.esp_email[j],
+                        None,
+                        "email",
+                        "marketing",
+                        "withdrawn",
+                        self.esp_status_t[j],
+                        "esp",
+                    )
+                )
             elif rng.random() < 0.015:
                 wt = self.esp_created[j] + rng.uniform(1, 400)
                 if wt < H:  # withdrawn in the preference centre; the ESP never heard of it
-                    rows.append((T.messy_email(p.email[i], 0), self.customer_id[i], "email", "marketing",
-                                 "withdrawn", wt, "preference_center"))
+                    rows.append(
+                        (
+                            T.messy_email(p.email[i], 0),
+                            self.customer_id[i],
+                            "email",
+                            "marketing",
+                            "withdrawn",
+                            wt,
+                            "preference_center",
+                        )
+                    )
         for i in np.flatnonzero(self.accepts_marketing):
-            rows.append((p.email[i], self.customer_id[i], "email", "marketing", "granted", self.acct_t[i], "checkout"))
+            rows.append(
+                (
+                    p.email[i],
+                    self.customer_id[i],
+                    "email",
+                    "marketing",
+                    "granted",
+                    self.acct_t[i],
+                    "checkout",
+                )
+            )
             if rng.random() < 0.1:
-                rows.append((p.email[i], self.customer_id[i], "sms", "marketing", "granted", self.acct_t[i], "checkout"))
-        df = pd.DataFrame(rows, columns=["email", "customer_id", "channel", "purpose", "status", "event_at", "collected_by"])
+                rows.append(
+                    (
+                        p.email[i],
+                        self.customer_id[i],
+                        "sms",
+                        "marketing",
+                        "granted",
+                        self.acct_t[i],
+                        "checkout",
+                    )
+                )
+        df = pd.DataFrame(
+            rows,
+            columns=[
+                "email",
+                "customer_id",
+                "channel",
+                "purpose",
+                "status",
+                "event_at",
+                "collected_by",
+            ],
+        )
         df.insert(0, "consent_event_id", [f"cns-{x}" for x in _take(len(df), self.c.consent, rng)])
         self.c.consent += len(df)
         consent = self._finish(df, ["event_at"], T.iso_utc)
@@ -759,7 +987,10 @@ class ChunkSimulator:
         self.c.erasure += len(req)
         self.erased = np.zeros(self.n, dtype=bool)
         self.erased[req] = True
-        return {"privacy_consent_events": consent, "privacy_erasure_requests": self._finish(er, ["requested_at"], T.iso_utc)}
+        return {
+            "privacy_consent_events": consent,
+            "privacy_erasure_requests": self._finish(er, ["requested_at"], T.iso_utc),
+        }
 
     # ------------------------------------------------------------------ truth
     def truth_people(self) -> pd.DataFrame:
@@ -782,7 +1013,9 @@ class ChunkSimulator:
                 "purchased_next_30d": bought30,
                 "churned_next_90d": ~bought90,
                 "orders_next_365d": np.bincount(owner, minlength=n),
-                "revenue_next_365d": np.round(np.bincount(owner, weights=self.o_total_eur[post], minlength=n), 2),
+                "revenue_next_365d": np.round(
+                    np.bincount(owner, weights=self.o_total_eur[post], minlength=n), 2
+                ),
                 "is_alive_at_as_of": alive,
                 "purchase_rate_per_day": p.lam,
                 "dropout_rate_per_day": p.mu,

@@ -20,8 +20,6 @@ import datetime as dt
 from dataclasses import dataclass, field
 
 import numpy as np
-import pyarrow as pa
-import pyarrow.compute as pc
 
 from mailroom.generator import names as N
 from mailroom.generator import text as T
@@ -49,8 +47,10 @@ class WorldConfig:
 
     @property
     def start(self) -> np.datetime64:
-        return np.datetime64(self.as_of, "s") + np.timedelta64(1, "D") - np.timedelta64(
-            self.history_days, "D"
+        return (
+            np.datetime64(self.as_of, "s")
+            + np.timedelta64(1, "D")
+            - np.timedelta64(self.history_days, "D")
         )
 
     @property
@@ -83,7 +83,9 @@ def build_catalogue(rng: np.random.Generator) -> Catalogue:
                 for edition in ("", " Plus") if rng.random() < 0.5 else ("",):
                     price = round(float(median * rng.lognormal(0.0, 0.45)), 2) + 0.0
                     price = max(2.0, np.floor(price) + 0.99)
-                    rows.append((f"{brand} {noun}{edition}", ci, brands.index(brand), price, consumable))
+                    rows.append(
+                        (f"{brand} {noun}{edition}", ci, brands.index(brand), price, consumable)
+                    )
     n = len(rows)
     order = rng.permutation(n)
     rows = [rows[i] for i in order]
@@ -117,11 +119,20 @@ class Campaign:
 
 
 def build_campaigns(cfg: WorldConfig, rng: np.random.Generator) -> list[Campaign]:
-    themes = ["New In", "Weekend Sale", "Style Edit", "Last Chance", "Members' Picks", "Seasonal Drop"]
+    themes = [
+        "New In",
+        "Weekend Sale",
+        "Style Edit",
+        "Last Chance",
+        "Members' Picks",
+        "Seasonal Drop",
+    ]
     n = int(cfg.history_days / 30.4 * cfg.campaigns_per_month)
     days = np.sort(rng.uniform(1.0, cfg.as_of_day - 0.5, n))
     out = [
-        Campaign("CMP-0000", "Welcome series", "triggered", "Welcome! Here's 10% off", 0.0, False, 1.0)
+        Campaign(
+            "CMP-0000", "Welcome series", "triggered", "Welcome! Here's 10% off", 0.0, False, 1.0
+        )
     ]
     for i, d in enumerate(days, start=1):
         theme = themes[int(rng.integers(len(themes)))]
@@ -190,7 +201,9 @@ def _postcode(country: str, r: np.random.Generator) -> str:
     return f"{int(r.integers(1000, 99999)):05d}"
 
 
-def make_people(cfg: WorldConfig, rng: np.random.Generator, start_idx: int, n: int, n_cat: int, n_brand: int) -> People:
+def make_people(
+    cfg: WorldConfig, rng: np.random.Generator, start_idx: int, n: int, n_cat: int, n_brand: int
+) -> People:
     H = cfg.as_of_day
     gidx = np.arange(start_idx, start_idx + n)
     country = rng.choice(COUNTRY_CODES, size=n, p=COUNTRY_SHARES / COUNTRY_SHARES.sum())
@@ -205,8 +218,20 @@ def make_people(cfg: WorldConfig, rng: np.random.Generator, start_idx: int, n: i
         phone_cc[i] = cc
         fn, ln = N.FIRST_NAMES[c], N.LAST_NAMES[c]
         # Zipf-ish: a few names are very common (same-name different people).
-        first.append(fn[min(int(rng.zipf(1.6)) - 1, len(fn) - 1) if rng.random() < 0.5 else int(rng.integers(len(fn)))])
-        last.append(ln[min(int(rng.zipf(1.5)) - 1, len(ln) - 1) if rng.random() < 0.5 else int(rng.integers(len(ln)))])
+        first.append(
+            fn[
+                min(int(rng.zipf(1.6)) - 1, len(fn) - 1)
+                if rng.random() < 0.5
+                else int(rng.integers(len(fn)))
+            ]
+        )
+        last.append(
+            ln[
+                min(int(rng.zipf(1.5)) - 1, len(ln) - 1)
+                if rng.random() < 0.5
+                else int(rng.integers(len(ln)))
+            ]
+        )
         st = N.STREETS[c]
         street.append(
             f"{int(rng.integers(1, 240))} {st[int(rng.integers(len(st)))]}"
@@ -216,7 +241,9 @@ def make_people(cfg: WorldConfig, rng: np.random.Generator, start_idx: int, n: i
         postcode.append(_postcode(c, rng))
         ct = N.CITIES[c]
         city.append(ct[int(rng.integers(len(ct)))])
-    birth = (np.datetime64(cfg.as_of, "D") - rng.integers(18 * 365, 80 * 365, n).astype("timedelta64[D]"))
+    birth = np.datetime64(cfg.as_of, "D") - rng.integers(18 * 365, 80 * 365, n).astype(
+        "timedelta64[D]"
+    )
 
     # Households: a few people share last name, address and the landline.
     household = gidx.copy()
@@ -245,7 +272,9 @@ def make_people(cfg: WorldConfig, rng: np.random.Generator, start_idx: int, n: i
         email.append(f"{local}@{domain}")
         if rng.random() < 0.3:
             wd = N.WORK_DOMAINS[int(rng.integers(len(N.WORK_DOMAINS)))]
-            email2.append(f"{T.email_local(first[i], last[i], (int(patterns[i]) + 1) % 4, int(gidx[i]))}@{wd}")
+            email2.append(
+                f"{T.email_local(first[i], last[i], (int(patterns[i]) + 1) % 4, int(gidx[i]))}@{wd}"
+            )
         else:
             email2.append(None)
 
@@ -258,7 +287,9 @@ def make_people(cfg: WorldConfig, rng: np.random.Generator, start_idx: int, n: i
     engaged = np.log(lam / 0.008)  # e-mail engagement correlates with purchasing
     open_base = 1 / (1 + np.exp(-(-1.1 + 0.55 * engaged + rng.normal(0, 0.8, n))))
     click_base = 1 / (1 + np.exp(-(-2.0 + 0.5 * engaged + rng.normal(0, 0.6, n))))
-    hours = np.concatenate([rng.normal(8, 1.2, n // 3 + 1), rng.normal(12.5, 1.0, n // 3 + 1), rng.normal(20, 1.5, n)])
+    hours = np.concatenate(
+        [rng.normal(8, 1.2, n // 3 + 1), rng.normal(12.5, 1.0, n // 3 + 1), rng.normal(20, 1.5, n)]
+    )
     pref_hour = np.mod(np.round(rng.permutation(hours)[:n]), 24).astype(int)
     return People(
         gidx=gidx,

@@ -36,8 +36,10 @@ def test_same_seed_same_world(tmp_path: Path) -> None:
         pd.read_parquet(tmp_path / "ta" / "people.parquet"),
         pd.read_parquet(tmp_path / "tb" / "people.parquet"),
     )
-    c = generate_world(
-        WorldConfig(**{**TINY.__dict__, "seed": 4}), warehouse=tmp_path / "c.duckdb", truth_dir=tmp_path / "tc"
+    generate_world(
+        WorldConfig(**{**TINY.__dict__, "seed": 4}),
+        warehouse=tmp_path / "c.duckdb",
+        truth_dir=tmp_path / "tc",
     )
     assert _digest(tmp_path / "c.duckdb") != _digest(tmp_path / "a.duckdb")
 
@@ -49,24 +51,45 @@ def test_every_contract_table_written_and_truth_shaped(tmp_path: Path) -> None:
 
     people = pd.read_parquet(tmp_path / "t" / "people.parquet")
     assert len(people) == TINY.people and people["true_person_id"].is_unique
-    for col in ("purchase_probability_next_30d", "purchased_next_30d", "churned_next_90d",
-                "orders_next_365d", "revenue_next_365d"):
+    for col in (
+        "purchase_probability_next_30d",
+        "purchased_next_30d",
+        "churned_next_90d",
+        "orders_next_365d",
+        "revenue_next_365d",
+    ):
         assert col in people.columns
     assert people["purchase_probability_next_30d"].between(0, 1).all()
     # the realised outcome agrees with the true probability on average
-    assert abs(people["purchased_next_30d"].mean() - people["purchase_probability_next_30d"].mean()) < 0.05
+    assert (
+        abs(people["purchased_next_30d"].mean() - people["purchase_probability_next_30d"].mean())
+        < 0.05
+    )
 
     records = pd.read_parquet(tmp_path / "t" / "source_records.parquet")
     assert set(records["source_table"]) == {
-        "crm_contacts", "shop_customers", "shop_orders", "web_events", "esp_subscribers"
+        "crm_contacts",
+        "shop_customers",
+        "shop_orders",
+        "web_events",
+        "esp_subscribers",
     }
     assert not records.duplicated(["source_table", "source_record_id"]).any()
     assert set(records["true_person_id"]) <= set(people["true_person_id"])
     with duckdb.connect(str(tmp_path / "w.duckdb"), read_only=True) as con:
-        guest = {r[0] for r in con.execute("select order_id from raw.shop_orders where customer_id is null").fetchall()}
-        anon = {r[0] for r in con.execute("select distinct anonymous_id from raw.web_events").fetchall()}
+        guest = {
+            r[0]
+            for r in con.execute(
+                "select order_id from raw.shop_orders where customer_id is null"
+            ).fetchall()
+        }
+        anon = {
+            r[0] for r in con.execute("select distinct anonymous_id from raw.web_events").fetchall()
+        }
         latest = con.execute("select max(_loaded_at) from raw.web_events").fetchone()[0]
-        dupes = con.execute("select count(*) - count(distinct event_id) from raw.web_events").fetchone()[0]
+        dupes = con.execute(
+            "select count(*) - count(distinct event_id) from raw.web_events"
+        ).fetchone()[0]
     assert set(records.loc[records.source_table == "shop_orders", "source_record_id"]) == guest
     assert set(records.loc[records.source_table == "web_events", "source_record_id"]) == anon
     # nothing after the as-of date was landed; at-least-once delivery happened
@@ -77,11 +100,17 @@ def test_every_contract_table_written_and_truth_shaped(tmp_path: Path) -> None:
 def test_ids_unique_across_chunks(tmp_path: Path) -> None:
     generate_world(TINY, warehouse=tmp_path / "w.duckdb", truth_dir=tmp_path / "t")
     with duckdb.connect(str(tmp_path / "w.duckdb"), read_only=True) as con:
-        for table, key in (("shop_customers", "customer_id"), ("crm_contacts", "contact_id"),
-                           ("esp_subscribers", "subscriber_id"), ("shop_order_items", "order_item_id")):
+        for table, key in (
+            ("shop_customers", "customer_id"),
+            ("crm_contacts", "contact_id"),
+            ("esp_subscribers", "subscriber_id"),
+            ("shop_order_items", "order_item_id"),
+        ):
             persons = con.execute(f"select count(distinct {key}) from raw.{table}").fetchone()[0]
             assert persons > 0
-        orders = con.execute("select count(distinct order_id), count(*) from raw.shop_orders where status = 'completed'").fetchone()
+        orders = con.execute(
+            "select count(distinct order_id), count(*) from raw.shop_orders where status = 'completed'"
+        ).fetchone()
         assert orders[0] == orders[1]
 
 

@@ -12,7 +12,9 @@ from mailroom import runner
 from mailroom.warehouse import ensure_raw_schema
 
 QUARANTINES = ["crm", "shop", "web", "esp", "privacy"]
-ALL_QUARANTINED = " union all ".join(f"select * from staging.stg_{q}__quarantined_rows" for q in QUARANTINES)
+ALL_QUARANTINED = " union all ".join(
+    f"select * from staging.stg_{q}__quarantined_rows" for q in QUARANTINES
+)
 # What each generator defect must be caught as.
 EXPECTED_REASON = {
     "bad_timestamp": "unparseable_timestamp",
@@ -39,7 +41,10 @@ def test_every_raw_table_reconciles(built_world) -> None:
     rec = built_world.df("select * from marts.rpt_source_reconciliation")
     assert len(rec) == 11
     assert rec["is_balanced"].all(), rec
-    assert (rec["raw_rows"] == rec["staged_rows"] + rec["quarantined_rows"] + rec["collapsed_duplicates"]).all()
+    assert (
+        rec["raw_rows"]
+        == rec["staged_rows"] + rec["quarantined_rows"] + rec["collapsed_duplicates"]
+    ).all()
     dupes = rec.set_index("source_table")["collapsed_duplicates"]
     assert dupes["web_events"] > 0 and dupes["esp_email_events"] > 0 and dupes["crm_contacts"] > 0
 
@@ -48,7 +53,9 @@ def test_planted_defects_are_quarantined_with_their_reason(built_world) -> None:
     planted = pd.read_parquet(built_world.truth / "planted_defects.parquet")
     assert len(planted) > 50
     assert set(planted["defect"]) <= set(EXPECTED_REASON)
-    quarantined = built_world.df(f"select source_table, record_id, quarantine_reason from ({ALL_QUARANTINED})")
+    quarantined = built_world.df(
+        f"select source_table, record_id, quarantine_reason from ({ALL_QUARANTINED})"
+    )
     merged = planted.merge(quarantined, on=["source_table", "record_id"], how="left")
     missing = merged[merged["quarantine_reason"].isna()]
     assert missing.empty, missing
@@ -94,23 +101,68 @@ def test_staged_values_are_standardized(built_world) -> None:
 
 BAD_ROWS: dict[str, list[dict]] = {
     "shop_orders": [
-        {"order_id": "ok1", "order_at": "2026-05-01T10:00:00+02:00", "total_amount": "10.00", "currency": "EUR"},
+        {
+            "order_id": "ok1",
+            "order_at": "2026-05-01T10:00:00+02:00",
+            "total_amount": "10.00",
+            "currency": "EUR",
+        },
         {"order_id": "ok2", "order_at": "2026-05-01 10:00:00", "total_amount": "10.00"},
         {"order_id": "", "order_at": "2026-05-01T10:00:00Z", "total_amount": "10.00"},
         {"order_id": "neg", "order_at": "2026-05-01T10:00:00Z", "total_amount": "-1.00"},
         {"order_id": "huge", "order_at": "2026-05-01T10:00:00Z", "total_amount": "900000"},
         {"order_id": "nan", "order_at": "2026-05-01T10:00:00Z", "total_amount": "ten"},
-        {"order_id": "cur", "order_at": "2026-05-01T10:00:00Z", "total_amount": "1", "currency": "ZZZ"},
-        {"order_id": "sts", "order_at": "2026-05-01T10:00:00Z", "total_amount": "1", "status": "teleported"},
+        {
+            "order_id": "cur",
+            "order_at": "2026-05-01T10:00:00Z",
+            "total_amount": "1",
+            "currency": "ZZZ",
+        },
+        {
+            "order_id": "sts",
+            "order_at": "2026-05-01T10:00:00Z",
+            "total_amount": "1",
+            "status": "teleported",
+        },
         {"order_id": "ts", "order_at": "01/05/2026", "total_amount": "1"},
         {"order_id": "fut", "order_at": "2030-01-01T00:00:00Z", "total_amount": "1"},
     ],
     "shop_order_items": [
-        {"order_item_id": "i1", "order_id": "ok1", "product_id": "p", "quantity": "1", "unit_price": "10"},
-        {"order_item_id": "i2", "order_id": "ghost", "product_id": "p", "quantity": "1", "unit_price": "10"},
-        {"order_item_id": "i3", "order_id": "neg", "product_id": "p", "quantity": "1", "unit_price": "10"},
-        {"order_item_id": "i4", "order_id": "ok1", "product_id": "p", "quantity": "0", "unit_price": "10"},
-        {"order_item_id": "i5", "order_id": "ok1", "product_id": "p", "quantity": "1", "unit_price": "abc"},
+        {
+            "order_item_id": "i1",
+            "order_id": "ok1",
+            "product_id": "p",
+            "quantity": "1",
+            "unit_price": "10",
+        },
+        {
+            "order_item_id": "i2",
+            "order_id": "ghost",
+            "product_id": "p",
+            "quantity": "1",
+            "unit_price": "10",
+        },
+        {
+            "order_item_id": "i3",
+            "order_id": "neg",
+            "product_id": "p",
+            "quantity": "1",
+            "unit_price": "10",
+        },
+        {
+            "order_item_id": "i4",
+            "order_id": "ok1",
+            "product_id": "p",
+            "quantity": "0",
+            "unit_price": "10",
+        },
+        {
+            "order_item_id": "i5",
+            "order_id": "ok1",
+            "product_id": "p",
+            "quantity": "1",
+            "unit_price": "abc",
+        },
     ],
     "esp_subscribers": [
         {"subscriber_id": "s1", "email": "Good@Example.com", "status": "subscribed"},
@@ -118,9 +170,24 @@ BAD_ROWS: dict[str, list[dict]] = {
         {"subscriber_id": "s3", "email": "ok@example.com", "status": "frozen"},
     ],
     "web_events": [
-        {"event_id": "w1", "event_type": "page_view", "event_at": "2026-05-01T10:00:00Z", "properties": "{}"},
-        {"event_id": "w2", "event_type": "page_view", "event_at": "2026-05-01T10:00:00Z", "properties": "{oops"},
-        {"event_id": "w3", "event_type": "teleport", "event_at": "2026-05-01T10:00:00Z", "properties": "{}"},
+        {
+            "event_id": "w1",
+            "event_type": "page_view",
+            "event_at": "2026-05-01T10:00:00Z",
+            "properties": "{}",
+        },
+        {
+            "event_id": "w2",
+            "event_type": "page_view",
+            "event_at": "2026-05-01T10:00:00Z",
+            "properties": "{oops",
+        },
+        {
+            "event_id": "w3",
+            "event_type": "teleport",
+            "event_at": "2026-05-01T10:00:00Z",
+            "properties": "{}",
+        },
         {"event_id": "w4", "event_type": "page_view", "event_at": None, "properties": "{}"},
     ],
     "esp_email_events": [
@@ -128,9 +195,27 @@ BAD_ROWS: dict[str, list[dict]] = {
         {"event_id": "m2", "event_type": "open", "event_at": "yesterday"},
     ],
     "privacy_consent_events": [
-        {"consent_event_id": "c1", "email": "a@b.co", "channel": "email", "status": "granted", "event_at": "2026-01-01T00:00:00Z"},
-        {"consent_event_id": "c2", "email": "a@b.co", "channel": "pigeon", "status": "granted", "event_at": "2026-01-01T00:00:00Z"},
-        {"consent_event_id": "c3", "email": "bad", "channel": "email", "status": "granted", "event_at": "2026-01-01T00:00:00Z"},
+        {
+            "consent_event_id": "c1",
+            "email": "a@b.co",
+            "channel": "email",
+            "status": "granted",
+            "event_at": "2026-01-01T00:00:00Z",
+        },
+        {
+            "consent_event_id": "c2",
+            "email": "a@b.co",
+            "channel": "pigeon",
+            "status": "granted",
+            "event_at": "2026-01-01T00:00:00Z",
+        },
+        {
+            "consent_event_id": "c3",
+            "email": "bad",
+            "channel": "email",
+            "status": "granted",
+            "event_at": "2026-01-01T00:00:00Z",
+        },
     ],
 }
 EXPECTED = {
@@ -177,8 +262,12 @@ def test_hand_planted_bad_rows_and_empty_sources(warehouse_env: Path) -> None:
                 f"select source_table, record_id, quarantine_reason from ({ALL_QUARANTINED})"
             ).fetchall()
         }
-        balanced = con.execute("select bool_and(is_balanced), sum(raw_rows) from marts.rpt_source_reconciliation").fetchone()
-        staged = {r[0] for r in con.execute("select order_id from staging.stg_shop__orders").fetchall()}
+        balanced = con.execute(
+            "select bool_and(is_balanced), sum(raw_rows) from marts.rpt_source_reconciliation"
+        ).fetchone()
+        staged = {
+            r[0] for r in con.execute("select order_id from staging.stg_shop__orders").fetchall()
+        }
     assert got == EXPECTED
     assert balanced == (True, sum(len(v) for v in BAD_ROWS.values()))
     assert staged == {"ok1", "ok2"}

@@ -19,9 +19,9 @@ renamed as (
         {{ mailroom.normalize_phone('phone', mailroom.calling_code(mailroom.country_code('country'))) }} as phone_e164,
         {{ mailroom.normalize_name('first_name') }} as first_name,
         {{ mailroom.normalize_name('last_name') }} as last_name,
-        {{ mailroom.regex_replace_all("nullif(trim(street), '')", '\\s+', ' ') }} as street,
+        {{ mailroom.regex_replace_all("nullif(trim(street), '')", '[[:space:]]+', ' ') }} as street,
         {{ mailroom.normalize_name('city') }} as city,
-        upper({{ mailroom.regex_replace_all("nullif(trim(postcode), '')", '\\s+', ' ') }}) as postcode,
+        upper({{ mailroom.regex_replace_all("nullif(trim(postcode), '')", '[[:space:]]+', ' ') }}) as postcode,
         {{ mailroom.country_code('country') }} as country_code,
 
         -- dates (impossible birth dates are dropped, not the contact)
