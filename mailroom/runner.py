@@ -139,9 +139,45 @@ def print_warehouse_summary() -> None:
     # Not read-only: dbt-duckdb keeps its own read-write handle open in this process.
     with connect() as con:
         for schema in SUMMARY_SCHEMAS:
-            counts = table_counts(con, schema)
+            counts = {
+                name: n
+                for name, n in table_counts(con, schema).items()
+                if not name.startswith("base_") and name != "world_metadata"
+            }
             if counts:
                 print_counts(f"schema {schema}", counts)
+        print_reconciliation(con)
+
+
+def print_reconciliation(con) -> None:
+    exists = con.execute(
+        "select count(*) from information_schema.tables "
+        "where table_schema = 'marts' and table_name = 'rpt_source_reconciliation'"
+    ).fetchone()[0]
+    if not exists:
+        return
+    raw, staged, quarantined, dupes, unbalanced = con.execute(
+        "select sum(raw_rows), sum(staged_rows), sum(quarantined_rows), sum(collapsed_duplicates), "
+        "count(*) filter (where not is_balanced) from marts.rpt_source_reconciliation"
+    ).fetchone()
+    console.print(
+        f"raw rows {raw:,} = staged {staged:,} + quarantined {quarantined:,} "
+        f"+ duplicates collapsed {dupes:,}"
+        + ("" if not unbalanced else f"  [red]{unbalanced} tables do not balance[/red]")
+    )
+    reasons = con.execute(
+        " union all ".join(
+            f"select source_table, quarantine_reason from staging.stg_{s}__quarantined_rows"
+            for s in ("crm", "shop", "web", "esp", "privacy")
+        ).join(
+            [
+                "select quarantine_reason, count(*) as n from (",
+                ") group by 1 order by 2 desc limit 6",
+            ]
+        )
+    ).fetchall()
+    if reasons:
+        console.print("top quarantine reasons: " + ", ".join(f"{r} {n:,}" for r, n in reasons))
 
 
 def sqlfluff_lint(paths: list[str] | None = None) -> int:

@@ -13,7 +13,11 @@ from mailroom.portability import build_on_fake_snowflake, parse_snowflake
 @pytest.mark.slow
 def test_sql_models_build_on_snowflake_target(tmp_path: Path) -> None:
     warehouse = tmp_path / "world.duckdb"
-    generate_world(WorldConfig(people=250, chunk_size=250, seed=11), warehouse=warehouse, truth_dir=tmp_path / "truth")
+    generate_world(
+        WorldConfig(people=250, chunk_size=250, seed=11),
+        warehouse=warehouse,
+        truth_dir=tmp_path / "truth",
+    )
     result = build_on_fake_snowflake(warehouse, tmp_path / "fakesnow", as_of_date="2026-09-30")
     not_passing = {k: v for k, v in result.statuses.items() if v not in ("success", "pass")}
     assert not not_passing, not_passing
@@ -26,5 +30,10 @@ def test_sql_models_build_on_snowflake_target(tmp_path: Path) -> None:
 
 
 def test_snowflake_parse_check_catches_bad_sql() -> None:
-    assert parse_snowflake("select a, b from t qualify row_number() over (partition by a order by b) = 1") == []
+    assert (
+        parse_snowflake(
+            "select a, b from t qualify row_number() over (partition by a order by b) = 1"
+        )
+        == []
+    )
     assert parse_snowflake("select a from t where") != []
