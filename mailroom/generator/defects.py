@@ -16,7 +16,18 @@ import pyarrow as pa
 Mutator = Callable[[pd.DataFrame, np.ndarray, np.random.Generator], None]
 
 
+def _touches(col: str) -> Callable[[Mutator], Mutator]:
+    """Record which column a mutator changes, so only that column is touched."""
+
+    def mark(f: Mutator) -> Mutator:
+        f.column = col  # type: ignore[attr-defined]
+        return f
+
+    return mark
+
+
 def _set(col: str, values: tuple[str, ...]) -> Mutator:
+    @_touches(col)
     def f(df: pd.DataFrame, rows: np.ndarray, rng: np.random.Generator) -> None:
         df.loc[df.index[rows], col] = [
             values[int(i)] for i in rng.integers(0, len(values), len(rows))
@@ -26,12 +37,14 @@ def _set(col: str, values: tuple[str, ...]) -> Mutator:
 
 
 def _negative(col: str) -> Mutator:
+    @_touches(col)
     def f(df: pd.DataFrame, rows: np.ndarray, rng: np.random.Generator) -> None:
         df.loc[df.index[rows], col] = "-" + df[col].iloc[rows].astype(str)
 
     return f
 
 
+@_touches("properties")
 def _truncate_json(df: pd.DataFrame, rows: np.ndarray, rng: np.random.Generator) -> None:
     broken = []
     for v in df["properties"].iloc[rows]:
@@ -40,6 +53,7 @@ def _truncate_json(df: pd.DataFrame, rows: np.ndarray, rng: np.random.Generator)
     df.loc[df.index[rows], "properties"] = broken
 
 
+@_touches("order_id")
 def _orphan(df: pd.DataFrame, rows: np.ndarray, rng: np.random.Generator) -> None:
     df.loc[df.index[rows], "order_id"] = [
         f"#0{int(x)}" for x in rng.integers(10**6, 10**7, len(rows))
@@ -96,21 +110,24 @@ def plant(
     if table not in kinds or tbl.num_rows == 0 or rate <= 0:
         return tbl
     key, mutators = kinds[table]
-    df = tbl.to_pandas()
+    keys = tbl.column(key).to_numpy(zero_copy_only=False)
     # Only records that landed once, so a defect is never half-fixed by a later version.
-    single = ~df[key].duplicated(keep=False).to_numpy()
-    candidates = np.flatnonzero(single)
-    k = min(len(candidates), max(len(mutators), int(rng.binomial(len(df), rate))))
+    candidates = np.flatnonzero(~pd.Series(keys).duplicated(keep=False).to_numpy())
+    k = min(len(candidates), max(len(mutators), int(rng.binomial(len(keys), rate))))
     if k == 0:
         return tbl
     rows = rng.choice(candidates, size=k, replace=False)
-    codes = list(mutators)
-    for j, code in enumerate(codes):
-        sel = rows[j :: len(codes)]
+    columns = sorted({m.column for m in mutators.values()} | {key})
+    df = tbl.select(columns).to_pandas()  # only the touched columns
+    for j, (code, mutate) in enumerate(mutators.items()):
+        sel = rows[j :: len(mutators)]
         if len(sel):
-            mutators[code](df, sel, rng)
+            mutate(df, sel, rng)
             log.extend((table, str(v), code) for v in df[key].iloc[sel])
-    return pa.Table.from_pandas(df, schema=tbl.schema, preserve_index=False)
+    for col in columns:
+        i = tbl.schema.get_field_index(col)
+        tbl = tbl.set_column(i, col, pa.array(df[col].to_numpy(dtype=object), type=pa.string()))
+    return tbl
 
 
 def redeliver(
@@ -119,15 +136,15 @@ def redeliver(
     """Deliver a share of events a second time (same event_id, received later)."""
     if tbl.num_rows == 0 or rate <= 0:
         return tbl
-    df = tbl.to_pandas()
-    ok = ~df["event_id"].isin(defective).to_numpy()
-    pick = np.flatnonzero(ok & (rng.random(len(df)) < rate))
+    ids = pd.Series(tbl.column("event_id").to_numpy(zero_copy_only=False))
+    pick = np.flatnonzero(~ids.isin(defective).to_numpy() & (rng.random(len(ids)) < rate))
     if not len(pick):
         return tbl
-    dup = df.iloc[pick].copy()
+    dup = tbl.take(pa.array(pick)).to_pandas()
     lag = pd.to_timedelta(rng.uniform(60, 7200, len(dup)).astype(int), unit="s")
     received = pd.to_datetime(dup["received_at"], utc=True, errors="coerce") + lag
     dup["received_at"] = received.dt.strftime("%Y-%m-%dT%H:%M:%SZ").to_numpy()
     dup["_loaded_at"] = dup["_loaded_at"] + lag
-    out = pd.concat([df, dup], ignore_index=True)
-    return pa.Table.from_pandas(out, schema=tbl.schema, preserve_index=False)
+    return pa.concat_tables(
+        [tbl, pa.Table.from_pandas(dup, schema=tbl.schema, preserve_index=False)]
+    )

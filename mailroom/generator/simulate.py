@@ -68,9 +68,9 @@ def _take(n: int, counter_value: int, rng: np.random.Generator) -> np.ndarray:
 
 
 def _hex_ids(rng: np.random.Generator, n: int) -> np.ndarray:
-    hi = rng.integers(0, 2**63 - 1, n, dtype=np.int64)
-    lo = rng.integers(0, 2**63 - 1, n, dtype=np.int64)
-    return np.array([f"{a:016x}{b:016x}" for a, b in zip(hi, lo, strict=True)], dtype=object)
+    """n random 32-hex-digit ids (like a uuid without dashes)."""
+    hexed = rng.bytes(16 * n).hex().encode()
+    return np.frombuffer(hexed, dtype="S32").astype(str).astype(object)
 
 
 def _fmt_money(x: np.ndarray) -> np.ndarray:
@@ -220,106 +220,130 @@ class ChunkSimulator:
         self.c.order += m
 
     # ------------------------------------------------------------------ shop tables
+    def _messy(self, fn, values: np.ndarray, styles: np.ndarray) -> np.ndarray:
+        return np.array(
+            [fn(v, int(s)) if v is not None else None for v, s in zip(values, styles, strict=True)],
+            dtype=object,
+        )
+
+    def _phones(self, people_idx: np.ndarray, share: float) -> np.ndarray:
+        """The person's phone, written in a random format, for `share` of the rows."""
+        p, rng = self.p, self.rng
+        m = len(people_idx)
+        keep = (rng.random(m) < share) & np.array(
+            [x is not None for x in p.phone[people_idx]], dtype=bool
+        )
+        styles = rng.integers(0, 5, m)
+        out = np.full(m, None, dtype=object)
+        sel = np.flatnonzero(keep)
+        out[sel] = [
+            T.format_phone(cc, nat, int(st))
+            for cc, nat, st in zip(
+                p.phone_cc[people_idx[sel]], p.phone[people_idx[sel]], styles[sel], strict=True
+            )
+        ]
+        return out
+
+    def _countries(self, codes: np.ndarray) -> np.ndarray:
+        rng = self.rng
+        u = rng.random(len(codes))
+        k = rng.integers(0, 10, len(codes))
+        return np.array(
+            [
+                N.COUNTRY_SPELLINGS[c][0]
+                if x < 0.6
+                else N.COUNTRY_SPELLINGS[c][j % len(N.COUNTRY_SPELLINGS[c])]
+                for c, x, j in zip(codes, u, k, strict=True)
+            ],
+            dtype=object,
+        )
+
     def shop_tables(self) -> dict[str, pa.Table]:
         rng, p, H = self.rng, self.p, self.H
-        # customers
+        # customers: one row per account, and a later edited version for some
         idx = np.flatnonzero(self.has_acct)
-        cust_rows = []
-        styles = rng.integers(0, 8, len(idx))
-        for k, i in enumerate(idx):
-            phone = p.phone[i] if rng.random() < 0.6 else None
-            base = {
-                "customer_id": self.customer_id[i],
-                "email": T.messy_email(p.email[i], int(styles[k]) % 4 if styles[k] < 4 else 0),
-                "phone": T.format_phone(p.phone_cc[i], phone, int(rng.integers(5)))
-                if phone
-                else None,
-                "first_name": T.messy_name(p.first[i], int(rng.integers(0, 12))),
-                "last_name": T.messy_name(p.last[i], int(rng.integers(0, 12))),
-                "country": self._country(p.country[i]),
-                "accepts_marketing": "true" if self.accepts_marketing[i] else "false",
-                "created_at": self.acct_t[i],
-                "updated_at": self.acct_t[i],
+        k = len(idx)
+        email_style = rng.integers(0, 8, k)
+        base = pd.DataFrame(
+            {
+                "customer_id": self.customer_id[idx],
+                "email": self._messy(
+                    T.messy_email, p.email[idx], np.where(email_style < 4, email_style, 0)
+                ),
+                "phone": self._phones(idx, 0.6),
+                "first_name": self._messy(T.messy_name, p.first[idx], rng.integers(0, 12, k)),
+                "last_name": self._messy(T.messy_name, p.last[idx], rng.integers(0, 12, k)),
+                "country": self._countries(p.country[idx]),
+                "accepts_marketing": np.where(self.accepts_marketing[idx], "true", "false"),
+                "created_at": self.acct_t[idx],
+                "updated_at": self.acct_t[idx],
             }
-            cust_rows.append(base)
-            if rng.random() < 0.1:
-                upd = self.acct_t[i] + rng.uniform(1, 200)
-                if upd < H:
-                    v2 = dict(base, updated_at=upd, first_name=p.first[i], last_name=p.last[i])
-                    cust_rows.append(v2)
-            self.records.append(("shop_customers", self.customer_id[i], p.pid[i]))
-        customers = pd.DataFrame(
-            cust_rows,
-            columns=[
-                "customer_id",
-                "email",
-                "phone",
-                "first_name",
-                "last_name",
-                "country",
-                "accepts_marketing",
-                "created_at",
-                "updated_at",
-            ],
         )
-        customers = self._finish(customers, ["created_at", "updated_at"], T.naive_utc)
+        upd = self.acct_t[idx] + rng.uniform(1, 200, k)
+        v2_rows = np.flatnonzero((rng.random(k) < 0.1) & (upd < H))
+        v2 = base.iloc[v2_rows].copy()
+        v2["updated_at"] = upd[v2_rows]
+        v2["first_name"] = p.first[idx[v2_rows]]
+        v2["last_name"] = p.last[idx[v2_rows]]
+        customers = self._finish(
+            pd.concat([base, v2], ignore_index=True), ["created_at", "updated_at"], T.naive_utc
+        )
+        self.records.extend(
+            zip(["shop_customers"] * k, self.customer_id[idx], p.pid[idx], strict=True)
+        )
 
-        # orders (only those placed before the as-of date)
+        # orders placed before the as-of date; a refund re-lands the order later
         vis = np.flatnonzero(self.o_t < H)
-        rows = []
-        for j in vis:
-            i = self.o_owner[j]
-            guest = not self.o_reg[j]
-            email = p.email[i]
-            if guest and p.email2[i] is not None and rng.random() < 0.3:
-                email = p.email2[i]
-            if guest and rng.random() < 0.004:
-                email = N.STORE_EMAIL
-            phone = p.phone[i] if rng.random() < 0.5 else None
-            row = {
-                "order_id": self.order_id[j],
-                "customer_id": None if guest else self.customer_id[i],
-                "email": T.messy_email(email, int(rng.integers(0, 8)) % 4),
-                "phone": T.format_phone(p.phone_cc[i], phone, int(rng.integers(5)))
-                if phone
-                else None,
-                "order_at": self.o_t[j],
-                "currency": p.currency[i],
-                "total_amount": f"{self.o_total[j]:.2f}",
-                "discount_amount": f"{self.o_discount[j]:.2f}",
-                "status": "completed",
-                "shipping_first_name": T.messy_name(p.first[i], int(rng.integers(0, 10))),
-                "shipping_last_name": T.messy_name(p.last[i], int(rng.integers(0, 10))),
-                "shipping_street": p.street[i],
-                "shipping_postcode": p.postcode[i]
-                if rng.random() < 0.9
-                else p.postcode[i].lower().replace(" ", ""),
-                "shipping_city": p.city[i],
-                "shipping_country": self._country(p.country[i]),
-                "updated_at": self.o_t[j],
-                "_tz": p.tz[i],
+        m = len(vis)
+        owner = p_idx = self.o_owner[vis]
+        guest = ~self.o_reg[vis]
+        has2 = np.array([x is not None for x in p.email2[owner]], dtype=bool)
+        email = np.where(guest & has2 & (rng.random(m) < 0.3), p.email2[owner], p.email[owner])
+        email = np.where(guest & (rng.random(m) < 0.004), N.STORE_EMAIL, email)
+        status = self.o_status[vis]
+        order_t = self.o_t[vis]
+        updated = np.where(status == "cancelled", order_t + rng.uniform(0.001, 0.2, m), order_t)
+        postcode = p.postcode[p_idx]
+        squashed = np.array([pc_.lower().replace(" ", "") for pc_ in postcode], dtype=object)
+        orders = pd.DataFrame(
+            {
+                "order_id": self.order_id[vis],
+                "customer_id": np.where(guest, None, self.customer_id[owner]),
+                "email": self._messy(T.messy_email, email, rng.integers(0, 8, m) % 4),
+                "phone": self._phones(owner, 0.5),
+                "order_at": order_t,
+                "currency": p.currency[owner],
+                "total_amount": _fmt_money(self.o_total[vis]),
+                "discount_amount": _fmt_money(self.o_discount[vis]),
+                "status": np.where(status == "cancelled", "cancelled", "completed"),
+                "shipping_first_name": self._messy(
+                    T.messy_name, p.first[owner], rng.integers(0, 10, m)
+                ),
+                "shipping_last_name": self._messy(
+                    T.messy_name, p.last[owner], rng.integers(0, 10, m)
+                ),
+                "shipping_street": p.street[owner],
+                "shipping_postcode": np.where(rng.random(m) < 0.9, postcode, squashed),
+                "shipping_city": p.city[owner],
+                "shipping_country": self._countries(p.country[owner]),
+                "updated_at": updated,
             }
-            if self.o_status[j] == "cancelled":
-                row["updated_at"] = self.o_t[j] + rng.uniform(0.001, 0.2)
-                row["status"] = "cancelled"
-            rows.append(row)
-            if self.o_status[j] == "refunded":
-                upd = self.o_t[j] + rng.uniform(3, 25)
-                if upd < H:
-                    rows.append(dict(row, status="refunded", updated_at=upd))
-            if guest:
-                self.records.append(("shop_orders", self.order_id[j], p.pid[i]))
-        orders = pd.DataFrame(rows)
-        if len(orders):
-            tz = orders.pop("_tz").to_numpy()
-            order_at = T.iso_local(self.ts(orders["order_at"].to_numpy(dtype="float64")), tz)
-            orders["order_at"] = 0.0
-            orders = self._finish(orders, ["order_at", "updated_at"], T.naive_utc)
-            orders = orders.set_column(
-                orders.schema.get_field_index("order_at"), "order_at", order_at
-            )
-        else:
-            orders = None
+        )
+        refund_t = order_t + rng.uniform(3, 25, m)
+        refunded = np.flatnonzero((status == "refunded") & (refund_t < H))
+        again = orders.iloc[refunded].copy()
+        again["status"] = "refunded"
+        again["updated_at"] = refund_t[refunded]
+        orders = pd.concat([orders, again], ignore_index=True)
+        tz = np.concatenate([p.tz[owner], p.tz[owner[refunded]]])
+        order_at = T.iso_local(self.ts(orders["order_at"].to_numpy(dtype="float64")), tz)
+        orders = self._finish(orders, ["order_at", "updated_at"], T.naive_utc)
+        orders = orders.set_column(orders.schema.get_field_index("order_at"), "order_at", order_at)
+        g = vis[guest]
+        self.records.extend(
+            zip(["shop_orders"] * len(g), self.order_id[g], p.pid[self.o_owner[g]], strict=True)
+        )
+
         # order items of visible orders
         vis_set = np.zeros(len(self.o_t), dtype=bool)
         vis_set[vis] = True

@@ -164,16 +164,16 @@ class People:
     tz: np.ndarray
     currency: np.ndarray
     phone_cc: np.ndarray
-    first: list[str]
-    last: list[str]
+    first: np.ndarray
+    last: np.ndarray
     birth: np.ndarray  # datetime64[D]
-    street: list[str]
-    postcode: list[str]
-    city: list[str]
-    email: list[str]
-    email2: list[str | None]
+    street: np.ndarray
+    postcode: np.ndarray
+    city: np.ndarray
+    email: np.ndarray
+    email2: np.ndarray  # None when the person has no second address
     is_gmail: np.ndarray
-    phone: list[str | None]  # national significant number
+    phone: np.ndarray  # national significant number or None
     household: np.ndarray
     join: np.ndarray
     lam: np.ndarray
@@ -190,15 +190,32 @@ class People:
     n_devices: np.ndarray
 
 
-def _postcode(country: str, r: np.random.Generator) -> str:
+def _pick(
+    rng: np.random.Generator, vocab: tuple[str, ...], m: int, zipf_a: float | None = None
+) -> np.ndarray:
+    """m draws from a vocabulary; with zipf_a, half the draws favour its first entries (common names)."""
+    idx = rng.integers(0, len(vocab), m)
+    if zipf_a is not None:
+        common = np.minimum(rng.zipf(zipf_a, m) - 1, len(vocab) - 1)
+        idx = np.where(rng.random(m) < 0.5, common, idx)
+    return np.array(vocab, dtype=object)[idx]
+
+
+def _postcodes(country: str, rng: np.random.Generator, m: int) -> np.ndarray:
     if country == "GB":
-        letters = "ABCDEFGHJKLMNPRSTUWYZ"
-        a, b, c, d = (letters[int(x)] for x in r.integers(0, len(letters), 4))
-        return f"{a}{b}{int(r.integers(1, 20))} {int(r.integers(1, 10))}{c}{d}"
+        letters = np.array(list("ABCDEFGHJKLMNPRSTUWYZ"), dtype=object)
+        li = rng.integers(0, len(letters), (4, m))
+        d1, d2 = rng.integers(1, 20, m), rng.integers(1, 10, m)
+        parts = zip(
+            letters[li[0]], letters[li[1]], d1, d2, letters[li[2]], letters[li[3]], strict=True
+        )
+        return np.array([f"{a}{b}{x} {y}{c}{d}" for a, b, x, y, c, d in parts], dtype=object)
     if country == "NL":
-        letters = "ABCDEFGHJKLMNPRSTVWXZ"
-        return f"{int(r.integers(1000, 9999))} {letters[int(r.integers(len(letters)))]}{letters[int(r.integers(len(letters)))]}"
-    return f"{int(r.integers(1000, 99999)):05d}"
+        letters = np.array(list("ABCDEFGHJKLMNPRSTVWXZ"), dtype=object)
+        li = rng.integers(0, len(letters), (2, m))
+        parts = zip(rng.integers(1000, 9999, m), letters[li[0]], letters[li[1]], strict=True)
+        return np.array([f"{d} {a}{b}" for d, a, b in parts], dtype=object)
+    return np.array([f"{d:05d}" for d in rng.integers(1000, 99999, m)], dtype=object)
 
 
 def make_people(
@@ -206,77 +223,70 @@ def make_people(
 ) -> People:
     H = cfg.as_of_day
     gidx = np.arange(start_idx, start_idx + n)
-    country = rng.choice(COUNTRY_CODES, size=n, p=COUNTRY_SHARES / COUNTRY_SHARES.sum())
-    tz = np.empty(n, dtype=object)
-    currency = np.empty(n, dtype=object)
-    phone_cc = np.empty(n, dtype=object)
-    first, last, street, postcode, city = [], [], [], [], []
-    for i, c in enumerate(country):
-        _, tzs, cur, cc = N.COUNTRIES[c]
-        tz[i] = tzs[int(rng.integers(len(tzs)))]
-        currency[i] = cur
-        phone_cc[i] = cc
-        fn, ln = N.FIRST_NAMES[c], N.LAST_NAMES[c]
-        # Zipf-ish: a few names are very common (same-name different people).
-        first.append(
-            fn[
-                min(int(rng.zipf(1.6)) - 1, len(fn) - 1)
-                if rng.random() < 0.5
-                else int(rng.integers(len(fn)))
-            ]
-        )
-        last.append(
-            ln[
-                min(int(rng.zipf(1.5)) - 1, len(ln) - 1)
-                if rng.random() < 0.5
-                else int(rng.integers(len(ln)))
-            ]
-        )
-        st = N.STREETS[c]
-        street.append(
-            f"{int(rng.integers(1, 240))} {st[int(rng.integers(len(st)))]}"
-            if c in ("GB", "US", "FR")
-            else f"{st[int(rng.integers(len(st)))]} {int(rng.integers(1, 240))}"
-        )
-        postcode.append(_postcode(c, rng))
-        ct = N.CITIES[c]
-        city.append(ct[int(rng.integers(len(ct)))])
+    country = rng.choice(COUNTRY_CODES, size=n, p=COUNTRY_SHARES / COUNTRY_SHARES.sum()).astype(
+        object
+    )
+    tz, currency, phone_cc, first, last, street, postcode, city = (
+        np.empty(n, dtype=object) for _ in range(8)
+    )
+    for c, (_, tzs, cur, cc) in N.COUNTRIES.items():
+        idx = np.flatnonzero(country == c)
+        m = len(idx)
+        if not m:
+            continue
+        tz[idx] = _pick(rng, tzs, m)
+        currency[idx] = cur
+        phone_cc[idx] = cc
+        first[idx] = _pick(rng, N.FIRST_NAMES[c], m, zipf_a=1.6)
+        last[idx] = _pick(rng, N.LAST_NAMES[c], m, zipf_a=1.5)
+        names = _pick(rng, N.STREETS[c], m)
+        numbers = rng.integers(1, 240, m)
+        if c in ("GB", "US", "FR"):
+            street[idx] = [f"{x} {nm}" for x, nm in zip(numbers, names, strict=True)]
+        else:
+            street[idx] = [f"{nm} {x}" for x, nm in zip(numbers, names, strict=True)]
+        postcode[idx] = _postcodes(c, rng, m)
+        city[idx] = _pick(rng, N.CITIES[c], m)
     birth = np.datetime64(cfg.as_of, "D") - rng.integers(18 * 365, 80 * 365, n).astype(
         "timedelta64[D]"
     )
 
     # Households: a few people share last name, address and the landline.
     household = gidx.copy()
-    phone_nat = [str(x) for x in rng.integers(10**9, 10**10 - 1, n)]
-    phone: list[str | None] = [p if rng.random() < 0.72 else None for p in phone_nat]
-    members = np.flatnonzero(rng.random(n) < 0.05)
-    for i in members:
+    phone_nat = rng.integers(10**9, 10**10 - 1, n).astype(str).astype(object)
+    phone = np.where(rng.random(n) < 0.72, phone_nat, None)
+    for i in np.flatnonzero(rng.random(n) < 0.05):
         if i == 0:
             continue
         j = i - 1
         household[i] = household[j]
-        last[i] = last[j]
-        street[i], postcode[i], city[i] = street[j], postcode[j], city[j]
-        country[i], tz[i], currency[i], phone_cc[i] = country[j], tz[j], currency[j], phone_cc[j]
+        for arr in (last, street, postcode, city, country, tz, currency, phone_cc):
+            arr[i] = arr[j]
         phone[i] = phone[j] if phone[j] is not None else phone_nat[j]
         phone[j] = phone[i]
 
-    email, email2, is_gmail = [], [], np.zeros(n, dtype=bool)
+    domain = np.empty(n, dtype=object)
+    for c, doms in N.EMAIL_DOMAINS.items():
+        idx = np.flatnonzero(country == c)
+        weights = np.array([w for _, w in doms])
+        choice = rng.choice(len(doms), size=len(idx), p=weights / weights.sum())
+        domain[idx] = np.array([d for d, _ in doms], dtype=object)[choice]
+    is_gmail = domain == "gmail.com"
     patterns = rng.integers(0, 4, n)
-    for i in range(n):
-        doms = N.EMAIL_DOMAINS[country[i]]
-        d = rng.choice(len(doms), p=np.array([x[1] for x in doms]) / sum(x[1] for x in doms))
-        domain = doms[int(d)][0]
-        is_gmail[i] = domain == "gmail.com"
-        local = T.email_local(first[i], last[i], int(patterns[i]), int(gidx[i]))
-        email.append(f"{local}@{domain}")
-        if rng.random() < 0.3:
-            wd = N.WORK_DOMAINS[int(rng.integers(len(N.WORK_DOMAINS)))]
-            email2.append(
-                f"{T.email_local(first[i], last[i], (int(patterns[i]) + 1) % 4, int(gidx[i]))}@{wd}"
-            )
-        else:
-            email2.append(None)
+    people = zip(first, last, patterns, gidx, domain, strict=True)
+    email = np.array(
+        [f"{T.email_local(f, ln, int(pt), int(g))}@{d}" for f, ln, pt, g, d in people], dtype=object
+    )
+    work = np.array(N.WORK_DOMAINS, dtype=object)[rng.integers(0, len(N.WORK_DOMAINS), n)]
+    has2 = rng.random(n) < 0.3
+    people = zip(first, last, patterns, gidx, work, has2, strict=True)
+    email2 = np.array(
+        [
+            f"{T.email_local(f, ln, (int(pt) + 1) % 4, int(g))}@{w}" if h else None
+            for f, ln, pt, g, w, h in people
+        ],
+        dtype=object,
+    )
 
     # Latent purchasing (Pareto/NBD): rate ~ Gamma, lifetime ~ Exp(mu), mu ~ Gamma.
     join = H * np.sqrt(rng.random(n))  # growing customer base

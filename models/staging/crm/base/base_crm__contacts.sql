@@ -31,8 +31,9 @@ renamed as (
         end as birth_date,
 
         -- timestamps
-        {{ mailroom.to_utc('created_at') }} as created_at,
-        {{ mailroom.to_utc('updated_at') }} as updated_at,
+        -- CRM exports write wall-clock time without a zone (var crm_export_timezone)
+        {{ mailroom.to_utc('created_at', var('crm_export_timezone')) }} as created_at,
+        {{ mailroom.to_utc('updated_at', var('crm_export_timezone')) }} as updated_at,
         _loaded_at,
 
         -- raw values for checks and the quarantine
