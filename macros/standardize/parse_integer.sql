@@ -1,6 +1,7 @@
-{#- Text to integer; null when it is not a whole number. -#}
+{#- Text to integer; null unless the text is a whole number (`2.5` is not rounded). -#}
 {% macro parse_integer(expr) -%}
-    {{ return(adapter.dispatch('parse_integer', 'mailroom')(expr)) }}
+    case when {{ mailroom.regex_matches("trim(" ~ expr ~ ")", '[+-]?[0-9]+') }}
+        then {{ adapter.dispatch('parse_integer', 'mailroom')(expr) }} end
 {%- endmacro %}
 
 {% macro default__parse_integer(expr) -%}

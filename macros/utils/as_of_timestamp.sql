@@ -5,6 +5,6 @@
     {%- if as_of -%}
         cast({{ dbt.dateadd('day', 1, "cast('" ~ as_of ~ "' as date)") }} as {{ dbt.type_timestamp() }})
     {%- else -%}
-        cast({{ dbt.current_timestamp() }} as {{ dbt.type_timestamp() }})
+        {{ mailroom.utc_now() }}
     {%- endif -%}
 {%- endmacro %}

@@ -81,9 +81,10 @@ def generate_world(
         for name in ("source_records", "people", "planted_defects")
     }
     n_chunks = -(-cfg.people // cfg.chunk_size)
+    as_of_end = pd.Timestamp(cfg.as_of) + pd.Timedelta(days=1)
     n_defects = 0
     with connect(warehouse) as con:
-        con.execute("set memory_limit = '4GB'")
+        con.execute("set memory_limit = '2GB'")  # bounds the peak at any world size
         con.execute(f"drop schema if exists {RAW_SCHEMA} cascade")
         ensure_raw_schema(con)
         _insert(con, "shop_products", _products_table(cfg, catalogue))
@@ -115,7 +116,7 @@ def generate_world(
                 tbl = D.plant(name, tbl, rng, cfg.defect_rate, future_ts, sim.defects)
                 if name in ("web_events", "esp_email_events"):
                     bad = {r for t, r, _ in sim.defects if t == name}
-                    tbl = D.redeliver(tbl, rng, cfg.duplicate_rate, bad)
+                    tbl = D.redeliver(tbl, rng, cfg.duplicate_rate, bad, as_of_end)
                 missing = set(tbl.column_names) - set(contract[name].column_names)
                 if missing:
                     raise RuntimeError(

@@ -131,9 +131,9 @@ def plant(
 
 
 def redeliver(
-    tbl: pa.Table, rng: np.random.Generator, rate: float, defective: set[str]
+    tbl: pa.Table, rng: np.random.Generator, rate: float, defective: set[str], cutoff: pd.Timestamp
 ) -> pa.Table:
-    """Deliver a share of events a second time (same event_id, received later)."""
+    """Deliver a share of events a second time (same event_id, received later, landed before `cutoff`)."""
     if tbl.num_rows == 0 or rate <= 0:
         return tbl
     ids = pd.Series(tbl.column("event_id").to_numpy(zero_copy_only=False))
@@ -145,6 +145,9 @@ def redeliver(
     received = pd.to_datetime(dup["received_at"], utc=True, errors="coerce") + lag
     dup["received_at"] = received.dt.strftime("%Y-%m-%dT%H:%M:%SZ").to_numpy()
     dup["_loaded_at"] = dup["_loaded_at"] + lag
+    dup = dup[
+        (received < cutoff.tz_localize("UTC")).to_numpy() & (dup["_loaded_at"] < cutoff).to_numpy()
+    ]
     return pa.concat_tables(
         [tbl, pa.Table.from_pandas(dup, schema=tbl.schema, preserve_index=False)]
     )

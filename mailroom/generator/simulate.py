@@ -27,17 +27,6 @@ from mailroom.generator.world import (
     WorldConfig,
 )
 
-# Standard-time offsets (hours) used only to place behaviour at a local hour.
-TZ_HOURS = {
-    "Europe/London": 0,
-    "Europe/Berlin": 1,
-    "Europe/Paris": 1,
-    "Europe/Amsterdam": 1,
-    "America/New_York": -5,
-    "America/Chicago": -6,
-    "America/Los_Angeles": -8,
-}
-
 
 @dataclass
 class Counters:
@@ -48,18 +37,9 @@ class Counters:
     customer: int = 0
     contact: int = 0
     subscriber: int = 0
-    web_event: int = 0
     email_event: int = 0
     consent: int = 0
     erasure: int = 0
-
-
-@dataclass
-class ChunkResult:
-    raw: dict[str, pa.Table]
-    source_records: pd.DataFrame
-    people: pd.DataFrame
-    defects: pd.DataFrame
 
 
 def _take(n: int, counter_value: int, rng: np.random.Generator) -> np.ndarray:
@@ -302,7 +282,8 @@ class ChunkSimulator:
         email = np.where(guest & (rng.random(m) < 0.004), N.STORE_EMAIL, email)
         status = self.o_status[vis]
         order_t = self.o_t[vis]
-        updated = np.where(status == "cancelled", order_t + rng.uniform(0.001, 0.2, m), order_t)
+        cancelled_at = np.minimum(order_t + rng.uniform(0.001, 0.2, m), H - 1e-5)
+        updated = np.where(status == "cancelled", cancelled_at, order_t)
         postcode = p.postcode[p_idx]
         squashed = np.array([pc_.lower().replace(" ", "") for pc_ in postcode], dtype=object)
         orders = pd.DataFrame(
@@ -431,7 +412,6 @@ class ChunkSimulator:
                         dict(
                             base,
                             updated_at=upd,
-                            phone=phone or base["phone"],
                             city=p.city[i].upper(),
                         )
                     )
@@ -527,7 +507,6 @@ class ChunkSimulator:
         last = np.zeros(k)
         self.esp_status = np.array(["subscribed"] * k, dtype=object)
         self.esp_status_t = np.full(k, np.inf)
-        tz_h = np.array([TZ_HOURS[z] for z in p.tz[idx]], dtype=float)
         ev: dict[str, list] = {
             x: [] for x in ("sub", "cmp", "type", "t", "variant", "url", "bounce", "ua")
         }
@@ -583,7 +562,8 @@ class ChunkSimulator:
                 None if variant is None else variant[d_idx],
             )
             alive_f = np.where(send_t > p.alive_end[owner], 0.35, 1.0)
-            fatigue = np.exp(-0.15 * np.clip(recv[recip] - 3.0, 0, None))
+            # Over-mailing: engagement decays with the recent send count (30-day decay).
+            fatigue = np.exp(-0.35 * np.clip(recv[recip] - 1.5, 0, None))
             lift = np.where(np.asarray(variant) == "B", 1.12, 1.0) if variant is not None else 1.0
             p_open = np.clip(p.open_base[owner] * fatigue * alive_f * lift, 0, 0.95)
             human = delivered & (rng.random(len(recip)) < p_open)
@@ -601,7 +581,7 @@ class ChunkSimulator:
             st = send_t[h_idx]
             delay_days = rng.geometric(0.6, len(h_idx)) - 1
             local_hour = (p.pref_hour[owner[h_idx]] + rng.normal(0, 1.2, len(h_idx))) / 24.0
-            off = tz_h[recip[h_idx]] / 24.0
+            off = T.utc_offset_hours(self.start, st, p.tz[owner[h_idx]]) / 24.0
             open_t = np.floor(st + off) + delay_days + local_hour - off
             open_t = np.where(open_t <= st, open_t + 1.0, open_t)
             emit(
@@ -632,7 +612,7 @@ class ChunkSimulator:
             )
             # Complaints and unsubscribes end the relationship; hard bounces clean the address.
             u2 = rng.random(len(recip))
-            unsub = delivered & (u2 < 0.0015 + 0.004 * (recv[recip] > 4))
+            unsub = delivered & (u2 < 0.0015 + 0.003 * np.clip(recv[recip] - 1.5, 0, None))
             spam = delivered & ~unsub & (u2 > 1 - 0.0004)
             for mask, typ, status in (
                 (unsub, "unsubscribe", "unsubscribed"),
@@ -892,7 +872,6 @@ class ChunkSimulator:
                 "_loaded_at": self.loaded_at(recv_t, 0.05),
             }
         )
-        self.c.web_event += m
         seen = pd.DataFrame({"anon": anon, "owner": owner}).drop_duplicates("anon")
         for a, o in zip(seen["anon"], seen["owner"], strict=True):
             self.records.append(("web_events", a, p.pid[o]))
@@ -993,6 +972,12 @@ class ChunkSimulator:
             ],
         )
         df.insert(0, "consent_event_id", [f"cns-{x}" for x in _take(len(df), self.c.consent, rng)])
+        # Consent given with an address that cannot receive mail, and no account to tie it to.
+        bad = df["email"].isin(set(self.esp_email[self.esp_invalid])) & df["customer_id"].isna()
+        self.defects.extend(
+            ("privacy_consent_events", cid, "invalid_email")
+            for cid in df.loc[bad, "consent_event_id"]
+        )
         self.c.consent += len(df)
         consent = self._finish(df, ["event_at"], T.iso_utc)
         # erasure requests from people the shop or ESP knows
@@ -1005,7 +990,9 @@ class ChunkSimulator:
                 "request_id": [f"dsr-{x}" for x in _take(len(req), self.c.erasure, rng)],
                 "email": [T.messy_email(p.email[i], 0) for i in req],
                 "customer_id": [self.customer_id[i] for i in req],
-                "requested_at": H - rng.uniform(1, 150, len(req)),
+                "requested_at": np.maximum(
+                    H - rng.uniform(1, 150, len(req)), (p.join[req] + H) / 2
+                ),
             }
         )
         self.c.erasure += len(req)

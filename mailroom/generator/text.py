@@ -38,6 +38,25 @@ def _offset_label(minutes: int) -> str:
     return f"{sign}{abs(minutes) // 60:02d}:{abs(minutes) % 60:02d}"
 
 
+def _local_np(ts_np: np.ndarray, tz_names: np.ndarray) -> np.ndarray:
+    local_np = ts_np.copy()
+    for tz in np.unique(tz_names):
+        mask = tz_names == tz
+        utc = pc.assume_timezone(pa.array(ts_np[mask]), "UTC").cast(pa.timestamp("s", tz=str(tz)))
+        local_np[mask] = np.asarray(
+            pc.local_timestamp(utc).to_numpy(zero_copy_only=False), dtype="datetime64[s]"
+        )
+    return local_np
+
+
+def utc_offset_hours(start: np.datetime64, days: np.ndarray, tz_names: np.ndarray) -> np.ndarray:
+    """UTC offset (hours, DST included) of each zone at each instant."""
+    ts_np = np.asarray(
+        to_datetime(start, days).to_numpy(zero_copy_only=False), dtype="datetime64[s]"
+    )
+    return (_local_np(ts_np, np.asarray(tz_names)) - ts_np).astype("int64") / 3600.0
+
+
 def iso_local(ts: pa.Array, tz_names: np.ndarray) -> pa.Array:
     """Local wall-clock time with its UTC offset (`2025-03-30T02:00:01+01:00`), DST-correct."""
     ts_np = np.asarray(ts.to_numpy(zero_copy_only=False), dtype="datetime64[s]")

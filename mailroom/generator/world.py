@@ -273,13 +273,17 @@ def make_people(
         domain[idx] = np.array([d for d, _ in doms], dtype=object)[choice]
     is_gmail = domain == "gmail.com"
     patterns = rng.integers(0, 4, n)
-    people = zip(first, last, patterns, gidx, domain, strict=True)
+    # Random digits (not derived from the person) keep addresses unique without
+    # leaking the truth: a person's two addresses share no number.
+    suffix = rng.integers(10, 1_000_000, n)
+    suffix2 = rng.integers(10, 1_000_000, n)
+    people = zip(first, last, patterns, suffix, domain, strict=True)
     email = np.array(
         [f"{T.email_local(f, ln, int(pt), int(g))}@{d}" for f, ln, pt, g, d in people], dtype=object
     )
     work = np.array(N.WORK_DOMAINS, dtype=object)[rng.integers(0, len(N.WORK_DOMAINS), n)]
     has2 = rng.random(n) < 0.3
-    people = zip(first, last, patterns, gidx, work, has2, strict=True)
+    people = zip(first, last, patterns, suffix2, work, has2, strict=True)
     email2 = np.array(
         [
             f"{T.email_local(f, ln, (int(pt) + 1) % 4, int(g))}@{w}" if h else None

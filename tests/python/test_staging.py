@@ -126,6 +126,12 @@ BAD_ROWS: dict[str, list[dict]] = {
         },
         {"order_id": "ts", "order_at": "01/05/2026", "total_amount": "1"},
         {"order_id": "fut", "order_at": "2030-01-01T00:00:00Z", "total_amount": "1"},
+        {
+            "order_id": "disc",
+            "order_at": "2026-05-01T10:00:00Z",
+            "total_amount": "1",
+            "discount_amount": "lots",
+        },
     ],
     "shop_order_items": [
         {
@@ -163,11 +169,31 @@ BAD_ROWS: dict[str, list[dict]] = {
             "quantity": "1",
             "unit_price": "abc",
         },
+        {
+            "order_item_id": "i6",
+            "order_id": "ok1",
+            "product_id": "p",
+            "quantity": "2.5",
+            "unit_price": "10",
+        },
     ],
     "esp_subscribers": [
         {"subscriber_id": "s1", "email": "Good@Example.com", "status": "subscribed"},
         {"subscriber_id": "s2", "email": "not-an-email", "status": "subscribed"},
         {"subscriber_id": "s3", "email": "ok@example.com", "status": "frozen"},
+        # the newest version is bad: it is quarantined, the older clean one is not staged in its place
+        {
+            "subscriber_id": "s4",
+            "email": "x@example.com",
+            "status": "subscribed",
+            "updated_at": "2026-01-01T00:00:00Z",
+        },
+        {
+            "subscriber_id": "s4",
+            "email": "x@example.com",
+            "status": "gone",
+            "updated_at": "2026-02-01T00:00:00Z",
+        },
     ],
     "web_events": [
         {
@@ -216,6 +242,13 @@ BAD_ROWS: dict[str, list[dict]] = {
             "status": "granted",
             "event_at": "2026-01-01T00:00:00Z",
         },
+        {
+            "consent_event_id": "c4",
+            "email": None,
+            "channel": "email",
+            "status": "granted",
+            "event_at": "2026-01-01T00:00:00Z",
+        },
     ],
 }
 EXPECTED = {
@@ -231,6 +264,10 @@ EXPECTED = {
     ("shop_order_items", "i3"): "parent_order_quarantined",
     ("shop_order_items", "i4"): "bad_quantity",
     ("shop_order_items", "i5"): "unparseable_amount",
+    ("shop_order_items", "i6"): "bad_quantity",
+    ("shop_orders", "disc"): "unparseable_amount",
+    ("esp_subscribers", "s4"): "unknown_status",
+    ("privacy_consent_events", "c4"): "missing_identifier",
     ("esp_subscribers", "s2"): "invalid_email",
     ("esp_subscribers", "s3"): "unknown_status",
     ("web_events", "w2"): "malformed_json",
@@ -268,6 +305,18 @@ def test_hand_planted_bad_rows_and_empty_sources(warehouse_env: Path) -> None:
         staged = {
             r[0] for r in con.execute("select order_id from staging.stg_shop__orders").fetchall()
         }
+        subscribers = {
+            r[0]
+            for r in con.execute(
+                "select subscriber_id from staging.stg_esp__subscribers"
+            ).fetchall()
+        }
+        collapsed = con.execute(
+            "select collapsed_duplicates from marts.rpt_source_reconciliation "
+            "where source_table = 'esp_subscribers'"
+        ).fetchone()[0]
     assert got == EXPECTED
     assert balanced == (True, sum(len(v) for v in BAD_ROWS.values()))
     assert staged == {"ok1", "ok2"}
+    assert subscribers == {"s1"}
+    assert collapsed == 1  # s4's older clean version

@@ -14,6 +14,8 @@ final as (
         -- numbers
         quantity,
         unit_price,
+        currency,
+        unit_price_reporting,
 
         -- timestamps
         _loaded_at

@@ -27,7 +27,7 @@ final as (
         customer_id is null as is_guest_checkout,
         currency,
         total_amount,
-        discount_amount,
+        coalesce(discount_amount, 0) as discount_amount,
         item_count,
         total_amount_reporting,
         discount_amount_reporting,

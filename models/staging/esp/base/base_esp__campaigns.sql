@@ -41,7 +41,9 @@ checked as (
 select
     *,
     row_number() over (
-        partition by campaign_id, quarantine_reason is null
-        order by _loaded_at desc
+        -- snapshots: the newest version decides; a bad newest version is quarantined,
+        -- never replaced by an older clean one
+        partition by campaign_id
+        order by _loaded_at desc nulls last
     ) as version_rank
 from checked

@@ -56,8 +56,10 @@ ranked as (
         *,
         {{ mailroom.email_match_key('email') }} as email_match_key,
         row_number() over (
-            partition by subscriber_id, quarantine_reason is null
-            order by coalesce(updated_at, created_at) desc, _loaded_at desc
+            -- snapshots: the newest version decides; a bad newest version is quarantined,
+            -- never replaced by an older clean one
+            partition by subscriber_id
+            order by coalesce(updated_at, created_at) desc nulls last, _loaded_at desc nulls last
         ) as version_rank
     from checked
 )

@@ -1,5 +1,6 @@
 {%- set checks = [
     ["consent_event_id is null", "missing_key", "consent_event_id"],
+    ["customer_id is null and email_raw_normalized is null", "missing_identifier", "email"],
     ["customer_id is null and email is null", "invalid_email", "email"],
 ] + mailroom.timestamp_checks("raw_event_at", "event_at") + [
     ["status not in ('granted', 'withdrawn')", "unknown_status", "status"],

@@ -1,5 +1,6 @@
 {%- set checks = [
     ["request_id is null", "missing_key", "request_id"],
+    ["customer_id is null and email_raw_normalized is null", "missing_identifier", "email"],
     ["customer_id is null and email is null", "invalid_email", "email"],
 ] + mailroom.timestamp_checks("raw_requested_at", "requested_at") -%}
 

@@ -16,7 +16,7 @@ renamed as (
 
         -- strings
         {{ mailroom.normalize_email('email') }} as email_raw_normalized,
-        {{ mailroom.normalize_phone('phone', mailroom.calling_code(mailroom.country_code('country'))) }} as phone_e164,
+        phone as raw_phone,
         {{ mailroom.normalize_name('first_name') }} as first_name,
         {{ mailroom.normalize_name('last_name') }} as last_name,
         {{ mailroom.country_code('country') }} as country_code,
@@ -40,6 +40,7 @@ checked as (
     select
         *,
         case when {{ mailroom.is_valid_email('email_raw_normalized') }} then email_raw_normalized end as email,
+        {{ mailroom.normalize_phone('raw_phone', mailroom.calling_code('renamed.country_code')) }} as phone_e164,
         {{ mailroom.quarantine_reason(checks) }} as quarantine_reason,
         {{ mailroom.quarantine_column(checks) }} as quarantine_column
     from renamed
@@ -50,8 +51,10 @@ ranked as (
         *,
         {{ mailroom.email_match_key('email') }} as email_match_key,
         row_number() over (
-            partition by customer_id, quarantine_reason is null
-            order by coalesce(updated_at, created_at) desc, _loaded_at desc
+            -- snapshots: the newest version decides; a bad newest version is quarantined,
+            -- never replaced by an older clean one
+            partition by customer_id
+            order by coalesce(updated_at, created_at) desc nulls last, _loaded_at desc nulls last
         ) as version_rank
     from checked
 )

@@ -17,13 +17,14 @@ orders as (
     select * from {{ ref('base_shop__orders') }}
 ),
 
+-- an order's latest version decides whether its lines are staged, and in which currency
 order_validity as (
     select
         order_id,
-        max(case when quarantine_reason is null then 1 else 0 end) = 1 as has_valid_order
+        quarantine_reason is null as has_valid_order,
+        currency
     from orders
-    where order_id is not null
-    group by 1
+    where order_id is not null and version_rank = 1
 ),
 
 renamed as (
@@ -36,6 +37,8 @@ renamed as (
         -- numbers
         coalesce({{ mailroom.parse_integer('source.quantity') }}, case when nullif(trim(source.quantity), '') is null then 1 end) as quantity,
         {{ mailroom.parse_decimal('source.unit_price') }} as unit_price,
+        order_validity.currency,
+        {{ mailroom.to_reporting_currency(mailroom.parse_decimal('source.unit_price'), 'order_validity.currency') }} as unit_price_reporting,
 
         -- timestamps
         source._loaded_at,

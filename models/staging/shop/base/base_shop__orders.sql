@@ -5,8 +5,9 @@
     ["total_amount < 0", "negative_amount", "total_amount"],
     ["total_amount_reporting is null", "unknown_currency", "currency"],
     ["total_amount_reporting > " ~ var("max_order_amount"), "absurd_amount", "total_amount"],
+    ["raw_discount_amount is not null and discount_amount is null", "unparseable_amount", "discount_amount"],
     ["status not in ('completed', 'cancelled', 'refunded')", "unknown_status", "status"],
-] -%}
+] + mailroom.timestamp_checks("raw_updated_at", "parsed_updated_at", required=false) -%}
 
 with
 
@@ -22,7 +23,7 @@ renamed as (
 
         -- contact given at checkout
         {{ mailroom.normalize_email('email') }} as email_raw_normalized,
-        {{ mailroom.normalize_phone('phone', mailroom.calling_code(mailroom.country_code('shipping_country'))) }} as phone_e164,
+        phone as raw_phone,
         {{ mailroom.normalize_name('shipping_first_name') }} as shipping_first_name,
         {{ mailroom.normalize_name('shipping_last_name') }} as shipping_last_name,
         nullif(trim(shipping_street), '') as shipping_street,
@@ -34,7 +35,7 @@ renamed as (
         coalesce(lower(nullif(trim(status), '')), 'completed') as status,
         upper(coalesce(nullif(trim(currency), ''), '{{ var("reporting_currency") }}')) as currency,
         {{ mailroom.parse_decimal('total_amount') }} as total_amount,
-        coalesce({{ mailroom.parse_decimal('discount_amount') }}, 0) as discount_amount,
+        {{ mailroom.parse_decimal('discount_amount') }} as discount_amount,
         {{ mailroom.parse_integer('item_count') }} as item_count,
         {{ mailroom.to_reporting_currency(
             mailroom.parse_decimal('total_amount'),
@@ -47,11 +48,15 @@ renamed as (
 
         -- timestamps
         {{ mailroom.to_utc('order_at') }} as ordered_at,
+        -- an order never edited may land without updated_at: it is the order time
         coalesce({{ mailroom.to_utc('updated_at') }}, {{ mailroom.to_utc('order_at') }}) as updated_at,
         _loaded_at,
 
         -- raw values for checks and the quarantine
         order_at as raw_order_at,
+        nullif(trim(updated_at), '') as raw_updated_at,
+        {{ mailroom.to_utc('updated_at') }} as parsed_updated_at,
+        nullif(trim(discount_amount), '') as raw_discount_amount,
         {{ mailroom.raw_row_json(mailroom.source_columns('shop', 'shop_orders')) }} as raw_row
     from source
 ),
@@ -60,6 +65,7 @@ checked as (
     select
         *,
         case when {{ mailroom.is_valid_email('email_raw_normalized') }} then email_raw_normalized end as email,
+        {{ mailroom.normalize_phone('raw_phone', mailroom.calling_code('renamed.shipping_country_code')) }} as phone_e164,
         {{ mailroom.quarantine_reason(checks) }} as quarantine_reason,
         {{ mailroom.quarantine_column(checks) }} as quarantine_column
     from renamed
@@ -70,8 +76,10 @@ ranked as (
         *,
         {{ mailroom.email_match_key('email') }} as email_match_key,
         row_number() over (
-            partition by order_id, quarantine_reason is null
-            order by updated_at desc, _loaded_at desc
+            -- snapshots: the newest version decides; a bad newest version is quarantined,
+            -- never replaced by an older clean one
+            partition by order_id
+            order by updated_at desc nulls last, _loaded_at desc nulls last
         ) as version_rank
     from checked
 )
