@@ -37,10 +37,20 @@ else:
     extra["nodes"] = len(res.nodes)
     by_stage = {}
     for n in res.nodes:
-        parts = n.unique_id.split(".")
-        stage = "tests" if n.resource_type in ("test", "unit_test") else parts[2] if len(parts) > 3 else n.resource_type
-        by_stage[stage] = by_stage.get(stage, 0.0) + n.seconds
+        name = n.unique_id.split(".")[2]
+        stage = (
+            "tests" if n.resource_type in ("test", "unit_test")
+            else "identity" if name.startswith(("int_identity__", "bdg_", "dim_customers", "rpt_identity"))
+            else "staging" if name.startswith(("stg_", "base_"))
+            else n.resource_type if n.resource_type != "model" else "other models"
+        )
+        by_stage[stage] = round(by_stage.get(stage, 0.0) + n.seconds, 1)
     extra["seconds_by_stage"] = by_stage
+    if res.success and (Path(truth) / "source_records.parquet").exists():
+        from mailroom.identity_score import score_identity
+        score = score_identity(Path(warehouse), Path(truth))
+        for key, fig in (("all", score.all_records), ("identifiable", score.identifiable)):
+            extra[f"identity_{key}"] = f"P={fig.precision:.4f} R={fig.recall:.4f} F1={fig.f1:.4f}"
 seconds = time.perf_counter() - t0
 peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 print(json.dumps({"seconds": seconds, "peak_mb": peak_mb, **extra}))

@@ -85,10 +85,14 @@ def dbt_build(
     target: str = "dev",
     full_refresh: bool = False,
     extra_vars: dict | None = None,
+    indirect_selection: str | None = None,
 ) -> BuildResult:
     args = ["build"]
     if select:
         args += ["--select", select]
+    if indirect_selection:
+        # "cautious": only tests whose every parent is selected
+        args += ["--indirect-selection", indirect_selection]
     if full_refresh:
         args.append("--full-refresh")
     res = invoke_dbt(args, target=target, extra_vars=extra_vars)
@@ -147,6 +151,7 @@ def print_warehouse_summary() -> None:
             if counts:
                 print_counts(f"schema {schema}", counts)
         print_reconciliation(con)
+        print_identity(con)
 
 
 def print_reconciliation(con) -> None:
@@ -180,6 +185,53 @@ def print_reconciliation(con) -> None:
         console.print("top quarantine reasons: " + ", ".join(f"{r} {n:,}" for r, n in reasons))
 
 
+def print_identity(con, truth_dir: Path = Path("data/truth")) -> None:
+    """Persons resolved, links by rule, refusals; scored against the truth when it is there."""
+    exists = con.execute(
+        "select count(*) from information_schema.tables "
+        "where table_schema = 'marts' and table_name = 'rpt_identity_quality'"
+    ).fetchone()[0]
+    if not exists:
+        return
+    rows = con.execute("select section, item, value from marts.rpt_identity_quality").fetchall()
+    figures: dict[str, dict[str, int]] = {}
+    for section, item, value in rows:
+        figures.setdefault(section, {})[item] = int(value or 0)
+    records = sum(figures.get("records", {}).values())
+    persons = figures.get("persons", {}).get("persons", 0)
+    largest = figures.get("largest_cluster", {}).get("records", 0)
+    links = ", ".join(f"{k} {v:,}" for k, v in sorted(figures.get("links_by_rule", {}).items()))
+    refused = ", ".join(
+        f"{k} {v:,}" for k, v in sorted(figures.get("refused_by_reason", {}).items())
+    )
+    console.print(
+        f"identity: {records:,} source records -> {persons:,} persons (largest {largest}); "
+        f"links: {links}; refused links: {refused or 'none'}"
+    )
+    if _truth_matches_world(con, truth_dir):
+        from mailroom.identity_score import score_with
+
+        score = score_with(con, truth_dir)
+        for label, fig in (
+            ("all records", score.all_records),
+            ("identifiable", score.identifiable),
+        ):
+            console.print(
+                f"identity vs truth ({label}): precision {fig.precision:.4f}, "
+                f"recall {fig.recall:.4f}, F1 {fig.f1:.4f}"
+            )
+
+
+def _truth_matches_world(con, truth_dir: Path) -> bool:
+    """The truth folder was written with the sample world this warehouse holds."""
+    from mailroom.generator import read_world_metadata
+
+    meta_file = truth_dir / "world.json"
+    if not (truth_dir / "source_records.parquet").exists() or not meta_file.exists():
+        return False
+    return read_world_metadata(con) == json.loads(meta_file.read_text())
+
+
 def sqlfluff_lint(paths: list[str] | None = None) -> int:
     """Lint SQL with sqlfluff's dbt templater; returns the exit code."""
     dbt_env("ci")
@@ -188,7 +240,15 @@ def sqlfluff_lint(paths: list[str] | None = None) -> int:
     targets = paths or ["models", "macros", "analyses", "tests/dbt"]
     targets = [t for t in targets if (PROJECT_DIR / t).exists()]
     cmd = [sys.executable, "-m", "sqlfluff", "lint", *targets, "--processes", "2"]
-    return subprocess.call(cmd, cwd=PROJECT_DIR)
+    proc = subprocess.run(cmd, cwd=PROJECT_DIR, capture_output=True, text=True)
+    sys.stdout.write(proc.stdout)
+    sys.stderr.write(proc.stderr)
+    # sqlfluff skips a file dbt cannot compile and still exits 0: that is a failure here.
+    skipped = [line for line in (proc.stdout + proc.stderr).splitlines() if "Skipped file" in line]
+    if skipped and proc.returncode == 0:
+        sys.stderr.write(f"{len(skipped)} file(s) were not linted (see 'Skipped file' above)\n")
+        return 1
+    return proc.returncode
 
 
 def default_warehouse() -> Path:

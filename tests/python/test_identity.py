@@ -1,0 +1,399 @@
+"""Identity resolution on real dbt builds: guardrails, probabilistic matching, stable ids.
+
+A small generated world gets planted records for each failure mode, is built
+(staging and identity models with their tests), rebuilt unchanged, and rebuilt
+again with one unrelated record added.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import duckdb
+import numpy as np
+import pandas as pd
+import pytest
+
+from mailroom import PROJECT_DIR, runner
+from mailroom.generator import WorldConfig, generate_world
+from mailroom.identity_score import score_identity
+
+IDENTITY_MODELS = "identity_blocklist identity_survivorship +dim_customers +bdg_person_source_records +rpt_identity_quality assert_identity_clusters_converged"
+LOADED_AT = pd.Timestamp("2026-09-01 00:00:00")
+
+
+def load_em_module():
+    path = PROJECT_DIR / "python_models/intermediate/identity/int_identity__match_parameters.py"
+    spec = importlib.util.spec_from_file_location("int_identity__match_parameters", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+# --------------------------------------------------------------------- EM, pure functions
+
+
+def simulate_patterns(rng, n_pairs, share, m, u, blocking_rule=1, held_out=""):
+    """Comparison patterns of pairs drawn from a known mixture of matches and non-matches."""
+    is_match = rng.random(n_pairs) < share
+    cols = {}
+    for name in m:
+        levels = list(m[name])
+        pm = [m[name][lv] for lv in levels]
+        pu = [u[name][lv] for lv in levels]
+        cols[f"gamma_{name}"] = np.where(
+            is_match, rng.choice(levels, n_pairs, p=pm), rng.choice(levels, n_pairs, p=pu)
+        )
+    df = pd.DataFrame(cols)
+    out = df.value_counts().rename("pair_count").reset_index()
+    out["blocking_rule"] = blocking_rule
+    out["held_out_comparisons"] = held_out
+    out["pattern_key"] = (
+        out[[c for c in out.columns if c.startswith("gamma_")]].astype(str).agg("|".join, axis=1)
+    )
+    return out
+
+
+M = {
+    "first_name": {0: 0.05, 2: 0.95},
+    "street": {0: 0.1, 1: 0.1, 2: 0.8},
+    "phone": {0: 0.2, 1: 0.8},
+}
+U = {
+    "first_name": {0: 0.98, 2: 0.02},
+    "street": {0: 0.95, 1: 0.04, 2: 0.01},
+    "phone": {0: 0.999, 1: 0.001},
+}
+
+
+def test_em_recovers_known_m_probabilities() -> None:
+    em = load_em_module()
+    rng = np.random.default_rng(1)
+    candidates = simulate_patterns(rng, 200_000, 0.3, M, U)
+    random_pairs = simulate_patterns(rng, 500_000, 0.0, M, U)
+    random_pairs["population_records"] = 10_000
+    params = em.match_parameters(candidates, random_pairs)
+    got = {(r.comparison, r.comparison_level): r.m_probability for r in params.itertuples()}
+    for name, levels in M.items():
+        for lv, p in levels.items():
+            assert got[(name, lv)] == pytest.approx(p, abs=0.02), (name, lv)
+    assert params["em_converged"].all()
+    # u comes from the random pairs
+    u = {(r.comparison, r.comparison_level): r.u_probability for r in params.itertuples()}
+    assert u[("street", 2)] == pytest.approx(0.01, abs=0.002)
+
+
+def test_em_session_does_not_learn_its_blocking_comparison() -> None:
+    em = load_em_module()
+    rng = np.random.default_rng(2)
+    # Blocked on first name: every pair agrees on it, so the session must hold it out.
+    blocked = simulate_patterns(rng, 50_000, 0.5, M, U, held_out="first_name")
+    blocked["gamma_first_name"] = 2
+    blocked = blocked.groupby(
+        [
+            "blocking_rule",
+            "held_out_comparisons",
+            "gamma_first_name",
+            "gamma_street",
+            "gamma_phone",
+        ],
+        as_index=False,
+    )["pair_count"].sum()
+    blocked["pattern_key"] = "x"
+    random_pairs = simulate_patterns(rng, 200_000, 0.0, M, U)
+    random_pairs["population_records"] = 1_000
+    params = em.match_parameters(blocked, random_pairs)
+    first = params[params["comparison"] == "first_name"].set_index("comparison_level")
+    # never learnt: stays at its starting point rather than collapsing to "always agrees"
+    assert first.loc[2, "m_probability"] == pytest.approx(0.9)
+    street = params[params["comparison"] == "street"].set_index("comparison_level")
+    assert street.loc[2, "m_probability"] == pytest.approx(0.8, abs=0.03)
+
+
+def test_level_shares_never_zero() -> None:
+    em = load_em_module()
+    shares = em.level_shares(np.array([2, 2, -1]), np.array([1.0, 1.0, 5.0]), [0, 1, 2], 0.5)
+    assert sum(shares.values()) == pytest.approx(1.0)
+    assert min(shares.values()) > 0
+    assert shares[2] == pytest.approx(2.5 / 3.5)
+
+
+# --------------------------------------------------------------------- planted world
+
+
+@dataclass
+class IdentityWorld:
+    warehouse: Path
+    truth: Path
+    builds: list
+
+    def query(self, sql: str) -> list[tuple]:
+        with duckdb.connect(str(self.warehouse)) as con:
+            return con.execute(sql).fetchall()
+
+    def person_of(self, table: str, record_id: str) -> str:
+        rows = self.query(
+            "select person_id from marts.bdg_person_source_records "
+            f"where source_table = '{table}' and source_record_id = '{record_id}'"
+        )
+        assert len(rows) == 1, (table, record_id, rows)
+        return rows[0][0]
+
+
+def insert(con, table: str, rows: list[dict]) -> None:
+    frame = pd.DataFrame(rows)
+    frame["_loaded_at"] = LOADED_AT
+    con.register("planted", frame)
+    con.execute(f"insert into raw.{table} by name select * from planted")
+    con.unregister("planted")
+
+
+def crm(contact_id, first, last, street, postcode, city, email=None, phone=None, birth=None):
+    return {
+        "contact_id": contact_id,
+        "email": email,
+        "phone": phone,
+        "first_name": first,
+        "last_name": last,
+        "street": street,
+        "city": city,
+        "postcode": postcode,
+        "country": "France",
+        "birth_date": birth,
+        "created_at": "2026-03-01 10:00:00",
+        "updated_at": "2026-03-01 10:00:00",
+    }
+
+
+def plant(con) -> None:
+    rng = np.random.default_rng(11)
+    letters = np.array(list("abcdefghijklmnopqrstuvwxyz"))
+
+    def word(n: int = 9) -> str:
+        return "".join(rng.choice(letters, n)).capitalize()
+
+    # 500 contacts typing the same placeholder e-mail: all different people
+    insert(
+        con,
+        "crm_contacts",
+        [
+            crm(
+                f"PLH-{i:04d}",
+                word(),
+                word(),
+                f"{i} {word()} Street",
+                f"P{i:04d}",
+                "Lyon",
+                email="TEST@test.com ",
+            )
+            for i in range(500)
+        ],
+    )
+    # one phone on 40 shop accounts of different people
+    insert(
+        con,
+        "shop_customers",
+        [
+            {
+                "customer_id": f"SHARED-{i:03d}",
+                "email": f"{word()}.{word()}{i}@mail-{i}.com",
+                "phone": "+33 1 44 55 66 77",
+                "first_name": word(),
+                "last_name": word(),
+                "country": "FR",
+                "accepts_marketing": "false",
+                "created_at": "2026-02-01 09:00:00",
+                "updated_at": "2026-02-01 09:00:00",
+            }
+            for i in range(40)
+        ],
+    )
+    # a typo'd e-mail, same name and address: one person, found by the probabilistic step
+    insert(
+        con,
+        "crm_contacts",
+        [
+            crm("TYPO-1", "Annabelle", "Quixotte", "12 Rue des Lilas", "75011", "Paris",
+                email="annabelle.quixotte77@orange.fr", birth="1984-05-02"),
+            crm("TYPO-2", "ANNABELLE", "Quixotte", "12, rue des Lilas", "75011", "Paris",
+                email="annabelle.quixote77@orange.fr"),
+        ],
+    )  # fmt: skip
+    # a CRM export's duplicate with no e-mail and no phone: names, address and birth date only
+    insert(
+        con,
+        "crm_contacts",
+        [
+            crm("DUP-1", "Marguerite", "Duchemin", "7 Avenue Foch", "69006", "Lyon", birth="1955-07-14"),
+            crm("DUP-2", "MARGUERITE", "DUCHEMIN", "7, avenue Foch", "69 006", "LYON", birth="1955-07-14"),
+        ],
+    )  # fmt: skip
+    # same common name, same postcode, different streets and birth dates: two people
+    insert(
+        con,
+        "crm_contacts",
+        [
+            crm("SMITH-1", "John", "Smith", "4 Baker Road", "75012", "Paris", birth="1961-02-03"),
+            crm("SMITH-2", "John", "Smith", "90 Canal Way", "75012", "Paris", birth="1990-11-21"),
+        ],
+    )
+
+
+@pytest.fixture(scope="module")
+def identity_world(tmp_path_factory: pytest.TempPathFactory):
+    root = tmp_path_factory.mktemp("identity")
+    warehouse, truth = root / "warehouse.duckdb", root / "truth"
+    old = os.environ.get("WAREHOUSE_PATH")
+    os.environ["WAREHOUSE_PATH"] = str(warehouse)
+    try:
+        generate_world(WorldConfig(people=800, chunk_size=400, seed=5), warehouse, truth)
+        with duckdb.connect(str(warehouse)) as con:
+            plant(con)
+        world = IdentityWorld(warehouse, truth, [])
+        world.builds.append(
+            runner.dbt_build(select=IDENTITY_MODELS, target="ci", indirect_selection="cautious")
+        )
+        yield world
+    finally:
+        if old is None:
+            os.environ.pop("WAREHOUSE_PATH", None)
+        else:
+            os.environ["WAREHOUSE_PATH"] = old
+
+
+def test_identity_build_passes(identity_world) -> None:
+    build = identity_world.builds[0]
+    failed = [(n.unique_id, n.message) for n in build.nodes if n.status not in ("success", "pass")]
+    assert build.success and not failed, failed
+
+
+def test_placeholder_email_merges_nobody(identity_world) -> None:
+    persons = identity_world.query(
+        "select count(distinct person_id), count(*) from marts.bdg_person_source_records "
+        "where source_table = 'crm_contacts' and source_record_id like 'PLH-%'"
+    )[0]
+    assert persons == (500, 500)
+    refused = identity_world.query(
+        "select refusal_reason, count(*) from intermediate.int_identity__refused_links "
+        "where identifier_value = 'test@test.com' group by 1"
+    )
+    assert refused == [("blocklisted", 500)]
+    # the placeholder never becomes anyone's e-mail
+    assert identity_world.query(
+        "select count(*) from marts.dim_customers where email_match_key = 'test@test.com'"
+    ) == [(0,)]
+
+
+def test_phone_shared_by_forty_customers_is_refused_and_logged(identity_world) -> None:
+    persons = identity_world.query(
+        "select count(distinct person_id) from marts.bdg_person_source_records "
+        "where source_table = 'shop_customers' and source_record_id like 'SHARED-%'"
+    )
+    assert persons == [(40,)]
+    refused = identity_world.query(
+        "select refusal_reason, count(*), max(record_count) from intermediate.int_identity__refused_links "
+        "where identifier_type = 'phone' and identifier_value = '+33144556677' group by 1"
+    )
+    assert refused == [("conflicting_names", 40, 40)] or refused == [("over_shared", 40, 40)]
+    reasons = dict(
+        identity_world.query(
+            "select item, value from marts.rpt_identity_quality where section = 'refused_by_reason'"
+        )
+    )
+    assert sum(reasons.values()) >= 40 * 39 // 2
+
+
+def test_typo_email_same_name_and_address_is_merged_probabilistically(identity_world) -> None:
+    w = identity_world
+    assert w.person_of("crm_contacts", "TYPO-1") == w.person_of("crm_contacts", "TYPO-2")
+    rule, probability = w.query(
+        "select match_rule, match_probability from marts.bdg_person_source_records "
+        "where source_record_id = 'TYPO-2'"
+    )[0]
+    assert rule == "probabilistic"
+    assert probability >= 0.99
+
+
+def test_person_records_alone_are_deduplicated(identity_world) -> None:
+    w = identity_world
+    assert w.person_of("crm_contacts", "DUP-1") == w.person_of("crm_contacts", "DUP-2")
+
+
+def test_same_common_name_different_birth_dates_is_two_people(identity_world) -> None:
+    w = identity_world
+    assert w.person_of("crm_contacts", "SMITH-1") != w.person_of("crm_contacts", "SMITH-2")
+    # they were compared (same first name and postcode), and scored low
+    assert w.query(
+        "select count(*) from intermediate.int_identity__candidate_pairs "
+        "where node_id = 'crm_contacts:SMITH-1' and linked_node_id = 'crm_contacts:SMITH-2'"
+    ) == [(1,)]
+
+
+def test_no_person_over_the_guardrail_and_quality_report(identity_world) -> None:
+    largest = identity_world.query(
+        "select value from marts.rpt_identity_quality where section = 'largest_cluster'"
+    )[0][0]
+    assert 1 <= largest <= 200
+    sections = {
+        r[0]
+        for r in identity_world.query("select distinct section from marts.rpt_identity_quality")
+    }
+    assert {"cluster_size", "largest_cluster", "links_by_rule", "refused_by_reason"} <= sections
+
+
+def test_resolution_against_truth(identity_world) -> None:
+    score = score_identity(identity_world.warehouse, identity_world.truth)
+    assert score.identifiable.precision >= 0.99, score
+    assert score.identifiable.recall >= 0.95, score
+
+
+def test_golden_record_follows_survivorship(identity_world) -> None:
+    w = identity_world
+    person = w.person_of("crm_contacts", "TYPO-1")
+    first, last, street, birth = w.query(
+        "select first_name, last_name, street, birth_date from marts.dim_customers "
+        f"where person_id = '{person}'"
+    )[0]
+    assert (first, last) == ("Annabelle", "Quixotte")
+    assert street in ("12 Rue des Lilas", "12, rue des Lilas")
+    assert str(birth) == "1984-05-02"
+
+
+def test_rebuild_gives_identical_ids_and_unrelated_record_changes_none(identity_world) -> None:
+    w = identity_world
+    query = "select source_table, source_record_id, person_id from marts.bdg_person_source_records"
+    before = set(w.query(query))
+    rebuilt = runner.dbt_build(select=IDENTITY_MODELS, target="ci", indirect_selection="cautious")
+    assert rebuilt.success
+    assert set(w.query(query)) == before
+
+    with duckdb.connect(str(w.warehouse)) as con:
+        insert(
+            con,
+            "crm_contacts",
+            [crm("NEW-1", "Zebulon", "Farquharson", "1 Nowhere Lane", "99999", "Nantes",
+                 email="zebulon.farquharson@wanadoo.fr", birth="1970-01-01")],
+        )  # fmt: skip
+    grown = runner.dbt_build(select=IDENTITY_MODELS, target="ci", indirect_selection="cautious")
+    assert grown.success
+    after = set(w.query(query))
+    assert before <= after
+    assert len(after - before) == 1
+
+
+def test_python_model_names_columns_for_the_warehouse() -> None:
+    em = load_em_module()
+    frame = pd.DataFrame({"comparison": ["x"], "m_probability": [0.5]})
+
+    class SnowparkSession:
+        def create_dataframe(self, data):  # what a Snowpark session offers
+            return data
+
+    assert list(em.for_warehouse(frame, SnowparkSession()).columns) == [
+        "COMPARISON",
+        "M_PROBABILITY",
+    ]
+    assert list(em.for_warehouse(frame, object()).columns) == ["comparison", "m_probability"]
