@@ -21,7 +21,7 @@
         order by
             case when {% for column in columns %}{{ relation }}.{{ column }} is not null{% if not loop.last %} and {% endif %}{% endfor %} then 0 else 1 end,
             identity_survivorship.priority,
-            {{ relation }}.updated_at desc,
+            {{ relation }}.updated_at desc nulls last,
             {{ relation }}.node_id
     ) = 1
 {%- endmacro %}

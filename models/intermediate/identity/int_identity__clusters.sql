@@ -2,7 +2,8 @@
     accepted links) and person_id. A cluster is named after its smallest node
     label (source priority, then source and record id), and person_id is a
     hash of that name: the same input gives the same ids, and a record that
-    joins no existing cluster changes none of them. -#}
+    joins no existing cluster changes none of them (as long as the re-learnt
+    match weights move no pair across the threshold). -#}
 with
 
 records as (

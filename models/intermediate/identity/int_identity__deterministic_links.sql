@@ -29,7 +29,10 @@ usable as (
             and record_identifiers.identifier_value = identifier_checks.identifier_value
     inner join records
         on record_identifiers.node_id = records.node_id
-    where identifier_checks.refusal_reason is null and identifier_checks.record_count > 1
+    where
+        identifier_checks.refusal_reason is null
+        and identifier_checks.record_count > 1
+        and not record_identifiers.is_shared_device
 ),
 
 anchored as (

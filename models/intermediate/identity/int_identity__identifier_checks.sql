@@ -1,10 +1,16 @@
 {#- One row per distinct identifier: how many records and distinct names
     carry it, and why it may not be used to link (null when it may).
-    Guardrails, in order: the blocklist seed of placeholders, then the
-    cardinality limits per identifier type (vars
-    identity_max_records_per_identifier and identity_max_names_per_identifier). -#}
+    Guardrails, in order: the blocklist seed of placeholders; more account
+    records (CRM contacts, shop accounts, subscribers) than
+    var identity_max_records_per_identifier; more distinct names than
+    var identity_max_names_per_identifier. For the types listed in
+    var identity_gift_tolerant_identifiers (e-mail: a buyer types their own
+    address on a gift) guest orders' shipping names are held to a limit of
+    their own, var identity_max_shipping_names_per_identifier; for the rest
+    (phone: the shipping contact's number) every name counts. -#}
 {%- set max_records = var('identity_max_records_per_identifier') -%}
 {%- set max_names = var('identity_max_names_per_identifier') -%}
+{%- set gift_tolerant = var('identity_gift_tolerant_identifiers') -%}
 with
 
 record_identifiers as (
@@ -24,10 +30,22 @@ usage as (
         record_identifiers.identifier_type,
         record_identifiers.identifier_value,
         count(*) as record_count,
-        count(distinct records.first_name_key || ' ' || records.last_name_key) as distinct_names
+        -- guest orders and devices are many per person: only accounts count towards the limit
+        sum(case when records.source_table in ('shop_orders', 'web_events') then 0 else 1 end) as account_record_count,
+        count(distinct records.first_name_key || ' ' || records.last_name_key) as distinct_names,
+        count(distinct case
+            when records.source_table != 'shop_orders'
+                then records.first_name_key || ' ' || records.last_name_key
+        end) as distinct_account_names,
+        -- orders are shipped to other people too (gifts): their names have a limit of their own
+        count(distinct case
+            when records.source_table = 'shop_orders'
+                then records.first_name_key || ' ' || records.last_name_key
+        end) as distinct_shipping_names
     from record_identifiers
     inner join records
         on record_identifiers.node_id = records.node_id
+    where not record_identifiers.is_shared_device
     group by 1, 2
 ),
 
@@ -89,17 +107,30 @@ final as (
         usage.identifier_type,
         usage.identifier_value,
         usage.record_count,
+        usage.account_record_count,
         usage.distinct_names,
+        usage.distinct_account_names,
+        usage.distinct_shipping_names,
         blocklisted.blocklist_description,
         case
             when blocklisted.identifier_value is not null then 'blocklisted'
             {%- for identifier_type, limit in max_records.items() %}
-                when usage.identifier_type = '{{ identifier_type }}' and usage.record_count > {{ limit }}
+                when usage.identifier_type = '{{ identifier_type }}' and usage.account_record_count > {{ limit }}
                     then 'over_shared'
             {%- endfor %}
             {%- for identifier_type, limit in max_names.items() %}
-                when usage.identifier_type = '{{ identifier_type }}' and usage.distinct_names > {{ limit }}
-                    then 'conflicting_names'
+                {%- if identifier_type in gift_tolerant %}
+                    when
+                        usage.identifier_type = '{{ identifier_type }}'
+                        and (
+                            usage.distinct_account_names > {{ limit }}
+                            or usage.distinct_shipping_names > {{ var('identity_max_shipping_names_per_identifier') }}
+                        )
+                        then 'conflicting_names'
+                {%- else %}
+                    when usage.identifier_type = '{{ identifier_type }}' and usage.distinct_names > {{ limit }}
+                        then 'conflicting_names'
+                {%- endif %}
             {%- endfor %}
         end as refusal_reason
     from usage

@@ -2,7 +2,9 @@
     carries, including those it gets from related rows (an account's orders
     give their e-mail and phone to the account; a web visitor gets the
     customer id it logged in with and the e-mails it typed into identify,
-    sign-up and checkout events). -#}
+    sign-up and checkout events). A device that logged into several accounts
+    or typed several e-mails is shared (a family computer): is_shared_device
+    marks its identifiers, which then link nothing. -#}
 with
 
 records as (
@@ -87,7 +89,7 @@ carried as (
     where email_match_key is not null
 ),
 
-final as (
+distinct_identifiers as (
     select
         carried.node_id,
         carried.identifier_type,
@@ -98,6 +100,32 @@ final as (
     inner join records
         on carried.node_id = records.node_id
     group by 1, 2, 3
+),
+
+device_loads as (
+    select
+        node_id,
+        sum(case when identifier_type = 'customer_id' then 1 else 0 end) as accounts,
+        sum(case when identifier_type = 'email' then 1 else 0 end) as emails
+    from distinct_identifiers
+    where node_id like 'web_events:%'
+    group by 1
+),
+
+final as (
+    select
+        distinct_identifiers.node_id,
+        distinct_identifiers.identifier_type,
+        distinct_identifiers.identifier_value,
+        distinct_identifiers.identifier_origin,
+        coalesce(
+            device_loads.accounts > {{ var('identity_max_accounts_per_device') }}
+            or device_loads.emails > {{ var('identity_max_emails_per_device') }},
+            false
+        ) as is_shared_device
+    from distinct_identifiers
+    left join device_loads
+        on distinct_identifiers.node_id = device_loads.node_id
 )
 
 select * from final

@@ -6,9 +6,9 @@
   by expectation-maximisation over the candidate pairs with u held fixed, one
   session per blocking rule (int_identity__candidate_patterns). A session
   does not learn the comparisons its rule blocks on: they agree in every pair
-  by construction and would make EM call every pair a match. Each comparison's
-  m is the average over the sessions that learnt it, weighted by the matches
-  each session found. This is Splink's training scheme.
+  by construction and would make EM call every pair a match. This is how
+  Splink trains; where Splink averages the sessions plainly, each comparison's
+  m here is weighted by the matches each session found.
 - The prior is the probability that two random records match: the matches
   the most productive session found, over all record pairs.
 
