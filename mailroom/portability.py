@@ -255,6 +255,9 @@ class _FakeConfig:
     def get(self, key: str, default=None):
         return self._values.get(key, default)
 
+    def meta_get(self, key: str, default=None):
+        return (self._values.get("meta") or {}).get(key, default)
+
 
 def _run_python_model(conn, manifest: dict, node: dict) -> None:
     import importlib.util

@@ -191,10 +191,12 @@ def match_parameters(
 def model(dbt, session):
     candidate_patterns = to_pandas(dbt.ref("int_identity__candidate_patterns"))
     random_patterns = to_pandas(dbt.ref("int_identity__random_pair_patterns"))
+    max_iterations = dbt.config.meta_get("em_max_iterations")
+    tolerance = dbt.config.meta_get("em_tolerance")
     parameters = match_parameters(
         candidate_patterns,
         random_patterns,
-        max_iterations=int(dbt.config.get("em_max_iterations") or 200),
-        tolerance=float(dbt.config.get("em_tolerance") or 1e-7),
+        max_iterations=int(max_iterations or 200),
+        tolerance=float(tolerance or 1e-7),
     )
     return for_warehouse(parameters, session)
