@@ -40,10 +40,5 @@ checked as (
 
 select
     *,
-    row_number() over (
-        -- snapshots: the newest version decides; a bad newest version is quarantined,
-        -- never replaced by an older clean one
-        partition by campaign_id
-        order by _loaded_at desc nulls last
-    ) as version_rank
+    {{ mailroom.version_rank('campaign_id') }} as version_rank
 from checked

@@ -49,8 +49,5 @@ checked as (
 select
     *,
     -- at-least-once delivery: keep the first delivery of an event
-    row_number() over (
-        partition by event_id, quarantine_reason is null
-        order by coalesce(received_at, _loaded_at) asc, _loaded_at asc
-    ) as version_rank
+    {{ mailroom.version_rank('event_id', version_expr="coalesce(received_at, _loaded_at)", latest=false, among_clean_only=true) }} as version_rank
 from checked

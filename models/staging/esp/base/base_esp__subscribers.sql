@@ -55,12 +55,7 @@ ranked as (
     select
         *,
         {{ mailroom.email_match_key('email') }} as email_match_key,
-        row_number() over (
-            -- snapshots: the newest version decides; a bad newest version is quarantined,
-            -- never replaced by an older clean one
-            partition by subscriber_id
-            order by coalesce(updated_at, created_at) desc nulls last, _loaded_at desc nulls last
-        ) as version_rank
+        {{ mailroom.version_rank('subscriber_id', version_expr="coalesce(updated_at, created_at)") }} as version_rank
     from checked
 )
 

@@ -54,8 +54,5 @@ checked as (
 select
     *,
     {{ mailroom.email_match_key('email') }} as email_match_key,
-    row_number() over (
-        partition by consent_event_id, quarantine_reason is null
-        order by _loaded_at asc
-    ) as version_rank
+    {{ mailroom.version_rank('consent_event_id', latest=false, among_clean_only=true) }} as version_rank
 from checked

@@ -47,8 +47,5 @@ checked as (
 select
     *,
     {{ mailroom.email_match_key('email') }} as email_match_key,
-    row_number() over (
-        partition by request_id, quarantine_reason is null
-        order by _loaded_at asc
-    ) as version_rank
+    {{ mailroom.version_rank('request_id', latest=false, among_clean_only=true) }} as version_rank
 from checked

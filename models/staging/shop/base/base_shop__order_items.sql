@@ -63,8 +63,5 @@ checked as (
 
 select
     *,
-    row_number() over (
-        partition by order_item_id, quarantine_reason is null
-        order by _loaded_at desc
-    ) as version_rank
+    {{ mailroom.version_rank('order_item_id', among_clean_only=true) }} as version_rank
 from checked

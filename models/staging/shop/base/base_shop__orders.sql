@@ -75,12 +75,7 @@ ranked as (
     select
         *,
         {{ mailroom.email_match_key('email') }} as email_match_key,
-        row_number() over (
-            -- snapshots: the newest version decides; a bad newest version is quarantined,
-            -- never replaced by an older clean one
-            partition by order_id
-            order by updated_at desc nulls last, _loaded_at desc nulls last
-        ) as version_rank
+        {{ mailroom.version_rank('order_id', version_expr="updated_at") }} as version_rank
     from checked
 )
 
