@@ -1,58 +1,25 @@
 with
 
-records as (
-    select * from {{ ref('int_identity__records') }}
+screened_records as (
+    select * from {{ ref('int_identity__screened_records') }}
 ),
 
 clusters as (
     select * from {{ ref('int_identity__clusters') }}
 ),
 
-identifier_checks as (
-    select * from {{ ref('int_identity__identifier_checks') }}
-),
-
 identity_survivorship as (
     select * from {{ ref('identity_survivorship') }}
 ),
 
-refused_identifiers as (
-    select
-        identifier_type,
-        identifier_value
-    from identifier_checks
-    where refusal_reason is not null
-),
-
 person_records as (
-    -- a refused identifier (a placeholder, a shared phone) never survives
+    -- refused identifiers (a placeholder, a shared phone) are already blanked
     select
         clusters.person_id,
-        records.node_id,
-        records.source_table,
-        case when refused_emails.identifier_value is null then records.email end as email,
-        case when refused_emails.identifier_value is null then records.email_match_key end as email_match_key,
-        case when refused_phones.identifier_value is null then records.phone_e164 end as phone_e164,
-        records.first_name,
-        records.last_name,
-        records.street,
-        records.postcode,
-        records.city,
-        records.country_code,
-        records.birth_date,
-        records.created_at,
-        records.updated_at
-    from records
+        screened_records.*
+    from screened_records
     inner join clusters
-        on records.node_id = clusters.node_id
-    left join refused_identifiers as refused_emails
-        on
-            refused_emails.identifier_type = 'email'
-            and records.email_match_key = refused_emails.identifier_value
-    left join refused_identifiers as refused_phones
-        on
-            refused_phones.identifier_type = 'phone'
-            and records.phone_e164 = refused_phones.identifier_value
+        on screened_records.node_id = clusters.node_id
 ),
 
 persons as (
