@@ -1,103 +1,123 @@
 with
 
-screened_records as (
-    select * from {{ ref('int_identity__screened_records') }}
+golden_records as (
+    select * from {{ ref('int_customers__golden_records') }}
 ),
 
-clusters as (
-    select * from {{ ref('int_identity__clusters') }}
+features as (
+    select * from {{ ref('int_customers__features') }}
 ),
 
-identity_survivorship as (
-    select * from {{ ref('identity_survivorship') }}
+email_contactability as (
+    select * from {{ ref('int_customers__email_contactability') }}
 ),
 
-person_records as (
-    -- refused identifiers (a placeholder, a shared phone) are already blanked
-    select
-        clusters.person_id,
-        screened_records.*
-    from screened_records
-    inner join clusters
-        on screened_records.node_id = clusters.node_id
+memberships as (
+    select * from {{ ref('fct_segment_memberships') }}
 ),
 
-persons as (
+affinities as (
+    select * from {{ ref('fct_customer_affinities') }}
+),
+
+primary_segments as (
     select
         person_id,
-        count(*) as source_record_count,
-        cast(sum(case when source_table = 'crm_contacts' then 1 else 0 end) as bigint) as crm_contact_count,
-        cast(sum(case when source_table = 'shop_customers' then 1 else 0 end) as bigint) as shop_account_count,
-        cast(sum(case when source_table = 'shop_orders' then 1 else 0 end) as bigint) as guest_order_count,
-        cast(sum(case when source_table = 'esp_subscribers' then 1 else 0 end) as bigint) as esp_subscriber_count,
-        cast(sum(case when source_table = 'web_events' then 1 else 0 end) as bigint) as web_visitor_count,
-        min(created_at) as first_seen_at,
-        max(updated_at) as last_seen_at
-    from person_records
+        segment_id
+    from memberships
+    where is_primary
+),
+
+top_affinities as (
+    select
+        person_id,
+        max(case when affinity_type = 'category' then affinity_value end) as top_category,
+        max(case when affinity_type = 'brand' then affinity_value end) as top_brand
+    from affinities
+    where affinity_rank = 1
     group by 1
-),
-
-emails as (
-    {{ mailroom.golden_attribute('email', ['email', 'email_match_key']) }}
-),
-
-phones as (
-    {{ mailroom.golden_attribute('phone', ['phone_e164']) }}
-),
-
-names as (
-    {{ mailroom.golden_attribute('name', ['first_name', 'last_name']) }}
-),
-
-addresses as (
-    {{ mailroom.golden_attribute('address', ['street', 'postcode', 'city', 'country_code']) }}
-),
-
-birth_dates as (
-    {{ mailroom.golden_attribute('birth_date', ['birth_date']) }}
 ),
 
 final as (
     select
         -- ids
-        persons.person_id,
+        golden_records.person_id,
 
-        -- strings
-        emails.email,
-        emails.email_match_key,
-        phones.phone_e164,
-        names.first_name,
-        names.last_name,
-        addresses.street,
-        addresses.postcode,
-        addresses.city,
-        addresses.country_code,
+        -- strings: the golden record
+        golden_records.email,
+        golden_records.email_match_key,
+        golden_records.phone_e164,
+        golden_records.first_name,
+        golden_records.last_name,
+        golden_records.street,
+        golden_records.postcode,
+        golden_records.city,
+        golden_records.country_code,
+
+        -- strings: state
+        email_contactability.email_contactability,
+        email_contactability.email_consent_status,
+        coalesce(features.lifecycle_stage, 'prospect') as lifecycle_stage,
+        primary_segments.segment_id as primary_segment_id,
+        top_affinities.top_category,
+        top_affinities.top_brand,
+
+        -- booleans
+        email_contactability.email_contactability = 'contactable' as is_email_contactable,
+        email_contactability.is_esp_subscribed,
 
         -- dates
-        birth_dates.birth_date,
+        golden_records.birth_date,
+        features.as_of_date,
 
-        -- numbers
-        persons.source_record_count,
-        persons.crm_contact_count,
-        persons.shop_account_count,
-        persons.guest_order_count,
-        persons.esp_subscriber_count,
-        persons.web_visitor_count,
+        -- numbers: identity
+        golden_records.source_record_count,
+        golden_records.crm_contact_count,
+        golden_records.shop_account_count,
+        golden_records.guest_order_count,
+        golden_records.esp_subscriber_count,
+        golden_records.web_visitor_count,
+
+        -- numbers: orders and value (net of cancellations and refunds)
+        cast(coalesce(features.orders_lifetime, 0) as integer) as order_count,
+        cast(coalesce(features.revenue_lifetime, 0) as double) as revenue,
+        cast(features.avg_order_value as double) as avg_order_value,
+        features.recency_score,
+        features.frequency_score,
+        features.monetary_score,
+        features.rfm_score,
+
+        -- numbers: engagement
+        cast(features.open_rate_30d as double) as open_rate_30d,
+        cast(features.open_rate_90d as double) as open_rate_90d,
+        cast(features.click_rate_30d as double) as click_rate_30d,
+        cast(features.click_rate_90d as double) as click_rate_90d,
+        cast(features.product_views_30d as integer) as product_views_30d,
+        cast(features.cart_adds_30d as integer) as cart_adds_30d,
+        cast(features.visits_30d as integer) as visits_30d,
+        cast(features.days_since_last_order as integer) as days_since_last_order,
+        cast(features.days_since_last_visit as integer) as days_since_last_visit,
+        cast(features.days_since_last_open as integer) as days_since_last_open,
+        cast(features.days_since_last_click as integer) as days_since_last_click,
 
         -- timestamps
-        persons.first_seen_at,
-        persons.last_seen_at
-    from persons
-    left join emails
-        on persons.person_id = emails.person_id
-    left join phones
-        on persons.person_id = phones.person_id
-    left join names
-        on persons.person_id = names.person_id
-    left join addresses
-        on persons.person_id = addresses.person_id
-    left join birth_dates
-        on persons.person_id = birth_dates.person_id
+        features.first_order_at,
+        features.last_order_at,
+        features.last_visit_at,
+        features.last_open_at,
+        features.last_click_at,
+        email_contactability.consent_updated_at,
+        golden_records.first_seen_at,
+        golden_records.last_seen_at
+    from golden_records
+    left join features
+        on golden_records.person_id = features.person_id
+    left join email_contactability
+        on golden_records.person_id = email_contactability.person_id
+    left join primary_segments
+        on golden_records.person_id = primary_segments.person_id
+    left join top_affinities
+        on golden_records.person_id = top_affinities.person_id
 )
 
 select * from final

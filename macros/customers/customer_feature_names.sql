@@ -1,0 +1,22 @@
+{#- The numeric point-in-time features, in column order: what segment rules and
+    models may use. Windowed measures come once per var('customer_feature_windows_days'). -#}
+{% macro customer_windowed_measures() -%}
+    {{ return(['orders', 'revenue', 'product_views', 'cart_adds', 'visits', 'email_deliveries', 'email_opens', 'email_clicks', 'open_rate', 'click_rate']) }}
+{%- endmacro %}
+
+{% macro customer_feature_names() -%}
+    {%- set names = [
+        'tenure_days', 'orders_lifetime', 'revenue_lifetime', 'discount_lifetime', 'items_lifetime',
+        'avg_order_value', 'discount_share',
+        'days_since_first_order', 'days_since_last_order', 'days_since_last_visit',
+        'days_since_last_open', 'days_since_last_click', 'days_since_last_active',
+        'days_since_subscribed', 'hours_since_last_cart_add', 'ordered_since_last_cart_add',
+    ] -%}
+    {%- for window in var('customer_feature_windows_days') -%}
+        {%- for measure in mailroom.customer_windowed_measures() -%}
+            {%- do names.append(measure ~ '_' ~ window ~ 'd') -%}
+        {%- endfor -%}
+    {%- endfor -%}
+    {%- do names.extend(['recency_score', 'frequency_score', 'monetary_score', 'rfm_score']) -%}
+    {{ return(names) }}
+{%- endmacro %}

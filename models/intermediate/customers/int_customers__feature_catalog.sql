@@ -1,0 +1,24 @@
+{#- One row per numeric point-in-time feature (mailroom.customer_feature_names()):
+    the names segment rules and models can use. -#}
+with
+
+features as (
+    {% for feature in mailroom.customer_feature_names() -%}
+        select
+            '{{ feature }}' as feature_name,
+            {{ loop.index }} as feature_number
+        {% if not loop.last %}union all{% endif %}
+    {% endfor %}
+),
+
+final as (
+    select
+        -- ids
+        feature_name,
+
+        -- numbers
+        feature_number
+    from features
+)
+
+select * from final

@@ -1,0 +1,1 @@
+{{ mailroom.customer_features('true') }}

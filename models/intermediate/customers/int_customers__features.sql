@@ -1,0 +1,1 @@
+{{ mailroom.customer_features('is_scoring_date') }}

@@ -1,0 +1,62 @@
+with
+
+orders as (
+    select * from {{ ref('stg_shop__orders') }}
+),
+
+clusters as (
+    select * from {{ ref('int_identity__clusters') }}
+),
+
+order_persons as (
+    -- a registered order belongs to its account's person, a guest order is a record of its own
+    select
+        orders.*,
+        coalesce(account_clusters.person_id, guest_clusters.person_id) as person_id
+    from orders
+    left join clusters as account_clusters
+        on
+            account_clusters.source_table = 'shop_customers'
+            and orders.customer_id = account_clusters.source_record_id
+    left join clusters as guest_clusters
+        on
+            guest_clusters.source_table = 'shop_orders'
+            and orders.order_id = guest_clusters.source_record_id
+),
+
+final as (
+    select
+        -- ids
+        order_id,
+        person_id,
+        customer_id,
+
+        -- strings
+        status,
+        currency,
+        shipping_country_code,
+
+        -- numbers
+        item_count,
+        total_amount,
+        total_amount_reporting,
+        discount_amount_reporting,
+        cast(total_amount_reporting + discount_amount_reporting as decimal(18, 2)) as gross_amount_reporting,
+        cast(row_number() over (
+            partition by person_id
+            order by ordered_at, order_id
+        ) as integer) as person_order_number,
+
+        -- booleans
+        is_guest_checkout,
+        status = 'completed' as is_completed,
+
+        -- timestamps
+        ordered_at,
+        -- a cancelled or refunded order was reversed when it was last updated
+        case when status <> 'completed' then coalesce(greatest(updated_at, ordered_at), ordered_at) end as reversed_at,
+        updated_at
+    from order_persons
+)
+
+select * from final
