@@ -181,6 +181,27 @@ def score_identity(
         typer.echo(f"report: {report}")
 
 
+@app.command("segment-overlap")
+def segment_overlap(
+    top: int = typer.Option(20, help="Pairs to print, most overlapping (Jaccard) first."),
+) -> None:
+    """Print the segment overlap audit (analyses/segment_overlap.sql) of the warehouse."""
+    columns, rows = runner.run_analysis("segment_overlap")
+    if not rows:
+        typer.echo("No two segments share a member.")
+        return
+    typer.echo(
+        f"{'segment':<20}{'other segment':<20}{'shared':>9}{'jaccard':>9}"
+        f"{'% of seg':>10}{'% of other':>11}"
+    )
+    for row in rows[:top]:
+        r = dict(zip(columns, row, strict=True))
+        typer.echo(
+            f"{r['segment_id']:<20}{r['other_segment_id']:<20}{r['shared_member_count']:>9,}"
+            f"{r['jaccard']:>9.3f}{r['share_of_segment']:>10.1%}{r['share_of_other_segment']:>11.1%}"
+        )
+
+
 @app.command()
 def summary() -> None:
     """Print row counts of the raw, staging and marts schemas of the warehouse."""

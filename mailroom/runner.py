@@ -152,6 +152,59 @@ def print_warehouse_summary() -> None:
                 print_counts(f"schema {schema}", counts)
         print_reconciliation(con)
         print_identity(con)
+        print_customers(con)
+
+
+def _has_table(con, schema: str, table: str) -> bool:
+    return bool(
+        con.execute(
+            "select count(*) from information_schema.tables "
+            "where table_schema = ? and table_name = ?",
+            [schema, table],
+        ).fetchone()[0]
+    )
+
+
+def print_customers(con) -> None:
+    """Lifecycle, contactability, segments and learned clusters of dim_customers."""
+    if not _has_table(con, "marts", "dim_customers") or not _has_table(
+        con, "marts", "dim_segments"
+    ):
+        return
+    print("\ncustomers by lifecycle stage (contactable by e-mail)")
+    rows = con.execute(
+        "select lifecycle_stage, count(*), count(*) filter (where is_email_contactable), "
+        "round(sum(revenue), 0) from marts.dim_customers group by 1 order by 2 desc"
+    ).fetchall()
+    for stage, n, contactable, revenue in rows:
+        print(f"  {stage:<12}{n:>10,}{contactable:>10,} contactable   revenue {revenue:>14,.0f}")
+    print("\nsegments (members, primary members, share of persons)")
+    for seg, members, primary, share in con.execute(
+        "select segment_id, member_count, primary_member_count, member_share "
+        "from marts.dim_segments order by priority"
+    ).fetchall():
+        print(f"  {seg:<22}{members:>10,}{primary:>10,}{share:>9.1%}")
+    if _has_table(con, "marts", "dim_customer_clusters"):
+        rows = con.execute(
+            "select cluster_label, member_count, silhouette_score "
+            "from marts.dim_customer_clusters order by member_count desc"
+        ).fetchall()
+        if rows:
+            print(f"\nlearned clusters (k = {len(rows)}, silhouette {rows[0][2]:.3f})")
+            for label, members, _ in rows:
+                print(f"  {label:<32}{members:>10,}")
+
+
+def run_analysis(name: str, target: str = "dev") -> list[tuple[list[str], list[tuple]]]:
+    """Compile one dbt analysis and run it on the DuckDB warehouse: (columns, rows)."""
+    res = invoke_dbt(["compile", "--select", name, "--log-level", "none"], target=target)
+    if not res.success:
+        raise RuntimeError(f"dbt compile of analysis {name} failed: {res.exception}")
+    compiled = res.result.results[0].node.compiled_code
+    with connect() as con:
+        cur = con.execute(compiled)
+        columns = [d[0] for d in cur.description]
+        return columns, cur.fetchall()
 
 
 def print_reconciliation(con) -> None:

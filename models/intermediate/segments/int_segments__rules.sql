@@ -12,17 +12,14 @@ final as (
     select
         -- ids
         segment_id,
-        {{ dbt.concat([
-            'metric',
-            "case when window_days is null then '' else '_' || cast(window_days as " ~ dbt.type_string() ~ ") || 'd' end",
-        ]) }} as feature_name,
+        {{ mailroom.segment_rule_feature('metric', 'window_days') }} as feature_name,
 
         -- strings
         metric,
         trim(comparison) as comparison,
 
         -- numbers
-        cast(window_days as integer) as window_days,
+        cast(nullif(trim(cast(window_days as {{ dbt.type_string() }})), '') as integer) as window_days,
         cast(threshold as double) as threshold
     from segment_rules
 )

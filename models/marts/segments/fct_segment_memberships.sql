@@ -10,12 +10,23 @@ features as (
     select * from {{ ref('int_customers__features') }}
 ),
 
-rules as (
-    select * from {{ ref('int_segments__rules') }}
+segment_rules as (
+    select * from {{ ref('segment_rules') }}
 ),
 
 segments as (
     select * from {{ ref('segments') }}
+),
+
+rules as (
+    -- read from the seed itself (int_segments__rules validates it) so that
+    -- unit tests run the shipped definitions
+    select
+        segment_id,
+        {{ mailroom.segment_rule_feature('metric', 'window_days') }} as feature_name,
+        trim(comparison) as comparison,
+        cast(threshold as double) as threshold
+    from segment_rules
 ),
 
 rule_values as (
