@@ -16,7 +16,7 @@ segments as (
 
 pairs as (
     select
-        left_members.segment_id as segment_id,
+        left_members.segment_id,
         right_members.segment_id as other_segment_id,
         count(*) as shared_member_count
     from memberships as left_members
@@ -46,4 +46,4 @@ final as (
 )
 
 select * from final
-order by jaccard desc
+order by 6 desc  -- jaccard

@@ -290,7 +290,7 @@ def sqlfluff_lint(paths: list[str] | None = None) -> int:
     dbt_env("ci")
     os.environ["WAREHOUSE_PATH"] = str((PROJECT_DIR / "target" / "sqlfluff.duckdb").resolve())
     (PROJECT_DIR / "target").mkdir(exist_ok=True)
-    targets = paths or ["models", "macros", "analyses", "tests/dbt"]
+    targets = paths or ["models", "python_models", "macros", "analyses", "tests/dbt"]
     targets = [t for t in targets if (PROJECT_DIR / t).exists()]
     cmd = [sys.executable, "-m", "sqlfluff", "lint", *targets, "--processes", "2"]
     proc = subprocess.run(cmd, cwd=PROJECT_DIR, capture_output=True, text=True)

@@ -21,7 +21,7 @@ from mailroom import PROJECT_DIR, runner
 from mailroom.generator import WorldConfig, generate_world
 from mailroom.identity_score import score_identity
 
-IDENTITY_MODELS = "identity_blocklist identity_survivorship +dim_customers +bdg_person_source_records +rpt_identity_quality assert_identity_clusters_converged"
+IDENTITY_MODELS = "identity_blocklist identity_survivorship +int_customers__golden_records +bdg_person_source_records +rpt_identity_quality assert_identity_clusters_converged"
 LOADED_AT = pd.Timestamp("2026-09-01 00:00:00")
 
 
@@ -327,7 +327,7 @@ def test_placeholder_email_merges_nobody(identity_world) -> None:
     assert refused == [("blocklisted", 500)]
     # the placeholder never becomes anyone's e-mail
     assert identity_world.query(
-        "select count(*) from marts.dim_customers where email_match_key = 'test@test.com'"
+        "select count(*) from intermediate.int_customers__golden_records where email_match_key = 'test@test.com'"
     ) == [(0,)]
 
 
@@ -369,7 +369,7 @@ def test_gift_order_stays_with_the_buyer(identity_world) -> None:
     assert w.person_of("shop_orders", "GIFT-1") == w.person_of("shop_customers", "GIFTER")
     # the golden name is the account holder's, not the recipient's
     person = w.person_of("shop_customers", "GIFTER")
-    assert w.query(f"select first_name from marts.dim_customers where person_id = '{person}'") == [
+    assert w.query(f"select first_name from intermediate.int_customers__golden_records where person_id = '{person}'") == [
         ("Paul",)
     ]
 
@@ -422,7 +422,7 @@ def test_golden_record_follows_survivorship(identity_world) -> None:
     w = identity_world
     person = w.person_of("crm_contacts", "TYPO-1")
     first, last, street, birth = w.query(
-        "select first_name, last_name, street, birth_date from marts.dim_customers "
+        "select first_name, last_name, street, birth_date from intermediate.int_customers__golden_records "
         f"where person_id = '{person}'"
     )[0]
     assert (first, last) == ("Annabelle", "Quixotte")

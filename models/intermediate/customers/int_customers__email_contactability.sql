@@ -125,7 +125,7 @@ latest_consent as (
     where request_type = 'consent'
     qualify row_number() over (
         partition by person_id
-        order by requested_at desc nulls last, is_granted, request_id
+        order by requested_at desc nulls last, is_granted asc, request_id asc
     ) = 1
 ),
 

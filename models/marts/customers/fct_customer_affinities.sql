@@ -90,7 +90,7 @@ final as (
         cast(score / sum(score) over (partition by person_id, affinity_type) as double) as share,
         cast(row_number() over (
             partition by person_id, affinity_type
-            order by score desc, affinity_value
+            order by score desc, affinity_value asc
         ) as integer) as affinity_rank
     from scores
 )

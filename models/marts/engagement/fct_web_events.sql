@@ -23,9 +23,10 @@ previous_events as (
 session_starts as (
     select
         *,
-        previous_event_at is null
-        or event_at > {{ dbt.dateadd('minute', var('web_session_timeout_minutes'), 'previous_event_at') }}
-        as is_session_start
+        coalesce(
+            event_at > {{ dbt.dateadd('minute', var('web_session_timeout_minutes'), 'previous_event_at') }},
+            true
+        ) as is_session_start
     from previous_events
 ),
 

@@ -38,7 +38,7 @@ rule_values as (
         rules.threshold,
         case rules.feature_name
             {%- for feature in mailroom.customer_feature_names() %}
-            when '{{ feature }}' then cast(features.{{ feature }} as double)
+                when '{{ feature }}' then cast(features.{{ feature }} as double)
             {%- endfor %}
         end as feature_value
     from features

@@ -42,14 +42,18 @@ are sorted by person_id before sampling).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
+import warnings
 from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
 
 RECENCY_CAP_DAYS = 730
+# A cluster of non-buyers whose typical member is known for at most this long is new.
+NEW_DAYS = 90
 ALGORITHM = "kmeans"
 OUTPUT_COLUMNS = [
     "person_id",
@@ -67,11 +71,17 @@ OUTPUT_COLUMNS = [
 ]
 
 
-def to_pandas(relation) -> pd.DataFrame:
-    """A DuckDB relation or a Snowpark DataFrame as pandas, columns lower-cased."""
+def to_pandas(relation, columns: list[str] | None = None) -> pd.DataFrame:
+    """A DuckDB relation or a Snowpark DataFrame as pandas, columns lower-cased.
+
+    `columns` (unquoted names) are selected in the warehouse when the relation
+    can (DuckDB, Snowpark), so only they travel; in pandas otherwise.
+    """
+    if columns and hasattr(relation, "select"):
+        relation = relation.select(*columns)
     frame = relation.to_pandas() if hasattr(relation, "to_pandas") else relation.df()
     frame.columns = [str(c).lower() for c in frame.columns]
-    return frame
+    return frame[columns] if columns else frame
 
 
 def for_warehouse(frame: pd.DataFrame, session) -> pd.DataFrame:
@@ -86,6 +96,18 @@ def for_warehouse(frame: pd.DataFrame, session) -> pd.DataFrame:
 
 
 # --------------------------------------------------------------------------- features
+
+# Windowed feature names: {measure}_{days}d, and how to say the measure.
+_WINDOWED = re.compile(r"^([a-z_]+?)_(\d+)d$")
+_MEASURE_WORDS = {
+    "orders": "orders",
+    "product_views": "product views",
+    "cart_adds": "cart adds",
+    "visits": "visits",
+    "email_deliveries": "e-mails delivered",
+    "email_opens": "e-mail opens",
+    "email_clicks": "e-mail clicks",
+}
 
 
 class Feature(NamedTuple):
@@ -176,6 +198,19 @@ def sample_index(n: int, size: int, random_state: int) -> np.ndarray:
     return np.sort(rng.choice(n, size=size, replace=False))
 
 
+@contextlib.contextmanager
+def quiet_snowflake_ml():
+    """Hide two warnings snowflake-ml raises on every local pandas call.
+
+    Its scaler fits sklearn on a bare array and then transforms a named frame,
+    and it infers a model signature from the first 100 rows; neither matters here.
+    """
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="X has feature names", category=UserWarning)
+        warnings.filterwarnings("ignore", message="The sample input has", category=UserWarning)
+        yield
+
+
 def standardize(x: pd.DataFrame, fit_rows: np.ndarray):
     """z-scores of every row, scaler fitted on fit_rows (snowflake-ml StandardScaler).
 
@@ -186,8 +221,9 @@ def standardize(x: pd.DataFrame, fit_rows: np.ndarray):
     inputs = list(x.columns)
     outputs = [f"z_{c}" for c in inputs]
     scaler = StandardScaler(input_cols=inputs, output_cols=outputs)
-    scaler.fit(x.iloc[fit_rows].reset_index(drop=True))
-    z = scaler.transform(x.reset_index(drop=True))[outputs].to_numpy(dtype="float64")
+    with quiet_snowflake_ml():
+        scaler.fit(x.iloc[fit_rows].reset_index(drop=True))
+        z = scaler.transform(x.reset_index(drop=True))[outputs].to_numpy(dtype="float64")
     fitted = scaler.to_sklearn()
     scale = np.asarray(fitted.scale_, dtype="float64")
     return z, np.asarray(fitted.mean_, dtype="float64"), scale
@@ -206,8 +242,9 @@ def fit_kmeans(z: np.ndarray, k: int, random_state: int, fit_rows: np.ndarray):
         input_cols=inputs,
         output_cols=["cluster"],
     )
-    kmeans.fit(frame.iloc[fit_rows].reset_index(drop=True))
-    labels = kmeans.predict(frame)["cluster"].to_numpy(dtype="int64")
+    with quiet_snowflake_ml():
+        kmeans.fit(frame.iloc[fit_rows].reset_index(drop=True))
+        labels = kmeans.predict(frame)["cluster"].to_numpy(dtype="int64")
     centres = np.asarray(kmeans.to_sklearn().cluster_centers_, dtype="float64")
     return labels, centres
 
@@ -288,9 +325,13 @@ ARCHETYPES = {
     "lapsed": Archetype("lapsed buyers", "lapsed"),
     "one_time": Archetype("one-time buyers", "one-time"),
     "new": Archetype("new prospects", "new"),
+    "prospect": Archetype("active prospects", "active"),
     "dormant": Archetype("dormant contacts", "inactive"),
     "casual": Archetype("casual customers", "mixed"),
 }
+
+# Archetypes that say little beyond the cluster's name: never used as qualifiers.
+FALLBACKS = ("casual", "regular", "prospect")
 
 # Only meaningful for people who ordered: compared among buying clusters, since
 # the non-buyers' zeros would make every buying cluster look high on them.
@@ -364,10 +405,13 @@ def archetype_scores(
             scores["engaged"] = email
     else:
         activity = max(browsing, email)
-        if z("tenure_days") < -0.25 or activity > 0:
-            scores["new"] = 0.5 + max(0.0, -z("tenure_days")) + max(0.0, activity) / 2
+        tenure = value.get("tenure_days")
+        if (tenure is not None and tenure <= NEW_DAYS) or (tenure is None and z("tenure_days") < 0):
+            scores["new"] = 0.5 + max(0.0, -z("tenure_days"))
         if activity <= 0:
             scores["dormant"] = 0.5 - activity
+        else:
+            scores["prospect"] = 0.45
     if browsing > 0.5 and few_orders:
         scores["window"] = browsing
     if email > 0.5 and few_orders:
@@ -375,13 +419,37 @@ def archetype_scores(
     return scores
 
 
+_CONTRAST = {
+    "orders_lifetime": ("more orders", "fewer orders"),
+    "revenue_lifetime": ("higher revenue", "lower revenue"),
+    "avg_order_value": ("bigger baskets", "smaller baskets"),
+    "discount_share": ("more discounts", "fewer discounts"),
+    "days_since_last_order": ("older orders", "recent orders"),
+    "tenure_days": ("long-standing", "newer"),
+    "open_rate": ("more opens", "fewer opens"),
+    "click_rate": ("more clicks", "fewer clicks"),
+}
+
+
+def contrast_phrase(column: str, higher: bool) -> str:
+    """How a cluster differs on one column: "more orders", "fewer visits", "newer"."""
+    windowed = _WINDOWED.match(column)
+    key = windowed.group(1) if windowed and column not in _CONTRAST else column
+    if key in _CONTRAST:
+        return _CONTRAST[key][0 if higher else 1]
+    words = _MEASURE_WORDS.get(key, key.replace("_", " "))
+    return f"{'more' if higher else 'fewer'} {words}"
+
+
 def cluster_labels(centroids: list[Centroid], lapsed_days: float = 180) -> list[str]:
     """A unique readable label per cluster, from its centroid.
 
     Each cluster takes its best-scoring archetype. When several clusters take
-    the same one, each (best fit first) is qualified by its next best
-    archetype not yet used in that group: "lapsed buyers (discount-driven)".
-    Should that still collide, the cluster number is appended.
+    the same one, each (best fit first) is qualified by its second trait: its
+    next best archetype ("lapsed buyers (discount-driven)") or else the column
+    on which it stands furthest from the group's mean ("lapsed buyers (newer)"),
+    whichever is first not yet used in the group. Should that still collide,
+    the cluster number is appended.
     """
     reference = buyer_reference(centroids)
     fits = [archetype_scores(c, reference, lapsed_days) for c in centroids]
@@ -393,30 +461,24 @@ def cluster_labels(centroids: list[Centroid], lapsed_days: float = 180) -> list[
         if len(group) < 2:
             continue
         group.sort(key=lambda i: (-fits[i][name], i))
+        columns = sorted({c for i in group for c in centroids[i].z})
+        mean = {c: np.mean([centroids[i].z.get(c, 0.0) for i in group]) for c in columns}
         taken: set[str] = set()
         for i in group:
-            spare = [a for a in ARCHETYPES if a not in (name, "casual")]
-            choices = [a for a in ranked[i][1:] if a != "casual"] + spare
-            qualifier = next((a for a in choices if a not in taken), None)
+            traits = [ARCHETYPES[a].qualifier for a in ranked[i][1:] if a not in FALLBACKS]
+            gap = {c: centroids[i].z.get(c, 0.0) - mean[c] for c in columns}
+            apart = sorted((c for c in columns if abs(gap[c]) > 0.1), key=lambda c: -abs(gap[c]))
+            traits += [contrast_phrase(c, gap[c] > 0) for c in apart]
+            qualifier = next((t for t in traits if t not in taken), None)
             if qualifier is not None:
                 taken.add(qualifier)
-                labels[i] = f"{ARCHETYPES[name].name} ({ARCHETYPES[qualifier].qualifier})"
+                labels[i] = f"{ARCHETYPES[name].name} ({qualifier})"
     counts = {label: labels.count(label) for label in labels}
     return [f"{label} #{i}" if counts[label] > 1 else label for i, label in enumerate(labels)]
 
 
 # --------------------------------------------------------------------------- profiles
 
-_WINDOWED = re.compile(r"^([a-z_]+?)_(\d+)d$")
-_MEASURE_WORDS = {
-    "orders": "orders",
-    "product_views": "product views",
-    "cart_adds": "cart adds",
-    "visits": "visits",
-    "email_deliveries": "e-mails delivered",
-    "email_opens": "e-mail opens",
-    "email_clicks": "e-mail clicks",
-}
 # Said by "no orders" when the typical member never ordered.
 _ORDER_TRAITS = {
     "orders_lifetime",
@@ -462,6 +524,8 @@ def describe(column: str, value: float, currency: str = "EUR", cap_days: float =
         if measure == "revenue":
             return f"{money} revenue in {days} days"
         words = _MEASURE_WORDS.get(measure, measure.replace("_", " "))
+        if value < 0.05:
+            return f"no {words} in {days} days"
         return f"{_number(value)} {words} in {days} days"
     return f"{column.replace('_', ' ')} {_number(value)}"
 
@@ -598,7 +662,6 @@ def cluster_customers(
 
 
 def model(dbt, session):
-    people = to_pandas(dbt.ref("int_customers__features"))
     feature_specs = dbt.config.meta_get("cluster_features")
     k_min = dbt.config.meta_get("cluster_k_min")
     k_max = dbt.config.meta_get("cluster_k_max")
@@ -608,6 +671,8 @@ def model(dbt, session):
     cap_days = dbt.config.meta_get("cluster_recency_cap_days")
     lapsed_days = dbt.config.meta_get("cluster_lapsed_days")
     currency = dbt.config.meta_get("cluster_currency")
+    columns = [f.column for f in parse_features(list(feature_specs))]
+    people = to_pandas(dbt.ref("int_customers__features"), ["person_id", "as_of_date", *columns])
     clusters = cluster_customers(
         people,
         list(feature_specs),
