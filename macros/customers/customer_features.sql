@@ -24,6 +24,10 @@ activity_days as (
     select * from {{ ref('int_customers__activity_days') }}
 ),
 
+orders as (
+    select * from {{ ref('fct_orders') }}
+),
+
 golden_records as (
     select * from {{ ref('int_customers__golden_records') }}
 ),
@@ -38,8 +42,6 @@ known_activity as (
         sum(activity_days.revenue) as revenue_lifetime,
         sum(activity_days.discount) as discount_lifetime,
         sum(activity_days.items) as items_lifetime,
-        min(activity_days.first_order_at) as first_order_at,
-        max(activity_days.last_order_at) as last_order_at,
         max(activity_days.last_visit_at) as last_visit_at,
         max(activity_days.last_cart_add_at) as last_cart_add_at,
         max(activity_days.last_open_at) as last_open_at,
@@ -60,6 +62,22 @@ known_activity as (
     from activity_days
     inner join feature_dates
         on activity_days.activity_date <= feature_dates.as_of_date
+    group by 1, 2
+),
+
+standing_orders as (
+    -- orders placed by D and not cancelled or refunded by D: what recency means
+    select
+        feature_dates.as_of_date,
+        orders.person_id,
+        min(orders.ordered_at) as first_order_at,
+        max(orders.ordered_at) as last_order_at
+    from orders
+    inner join feature_dates
+        on
+            orders.ordered_at < feature_dates.as_of_at
+            and (orders.reversed_at is null or orders.reversed_at >= feature_dates.as_of_at)
+    where orders.person_id is not null
     group by 1, 2
 ),
 
@@ -84,8 +102,8 @@ joined as (
         coalesce(known_activity.revenue_lifetime, 0) as revenue_lifetime,
         coalesce(known_activity.discount_lifetime, 0) as discount_lifetime,
         coalesce(known_activity.items_lifetime, 0) as items_lifetime,
-        known_activity.first_order_at,
-        known_activity.last_order_at,
+        standing_orders.first_order_at,
+        standing_orders.last_order_at,
         known_activity.last_visit_at,
         known_activity.last_cart_add_at,
         known_activity.last_open_at,
@@ -96,12 +114,16 @@ joined as (
         coalesce(known_activity.{{ measure }}_{{ window }}d, 0) as {{ measure }}_{{ window }}d,
         {%- endfor %}
         {%- endfor %}
-        {{ mailroom.greatest_of(['known_activity.last_order_at', 'known_activity.last_visit_at', 'known_activity.last_open_at', 'known_activity.last_click_at']) }} as last_active_at
+        {{ mailroom.greatest_of(['standing_orders.last_order_at', 'known_activity.last_visit_at', 'known_activity.last_open_at', 'known_activity.last_click_at']) }} as last_active_at
     from spine
     left join known_activity
         on
             spine.person_id = known_activity.person_id
             and spine.as_of_date = known_activity.as_of_date
+    left join standing_orders
+        on
+            spine.person_id = standing_orders.person_id
+            and spine.as_of_date = standing_orders.as_of_date
 ),
 
 derived as (

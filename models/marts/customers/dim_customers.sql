@@ -20,6 +20,10 @@ affinities as (
     select * from {{ ref('fct_customer_affinities') }}
 ),
 
+customer_clusters as (
+    select * from {{ ref('fct_customer_clusters') }}
+),
+
 primary_segments as (
     select
         person_id,
@@ -61,6 +65,7 @@ final as (
         primary_segments.segment_id as primary_segment_id,
         top_affinities.top_category,
         top_affinities.top_brand,
+        customer_clusters.cluster_label,
 
         -- booleans
         email_contactability.email_contactability = 'contactable' as is_email_contactable,
@@ -69,6 +74,9 @@ final as (
         -- dates
         golden_records.birth_date,
         features.as_of_date,
+
+        -- numbers: learned cluster
+        cast(customer_clusters.cluster_id as integer) as cluster_id,
 
         -- numbers: identity
         golden_records.source_record_count,
@@ -118,6 +126,8 @@ final as (
         on golden_records.person_id = primary_segments.person_id
     left join top_affinities
         on golden_records.person_id = top_affinities.person_id
+    left join customer_clusters
+        on golden_records.person_id = customer_clusters.person_id
 )
 
 select * from final
