@@ -40,8 +40,10 @@ else:
         name = n.unique_id.split(".")[2]
         stage = (
             "tests" if n.resource_type in ("test", "unit_test")
-            else "identity" if name.startswith(("int_identity__", "bdg_", "dim_customers", "rpt_identity"))
+            else "identity" if name.startswith(("int_identity__", "bdg_", "rpt_identity"))
             else "staging" if name.startswith(("stg_", "base_"))
+            else "segments" if name.startswith(("int_segments__", "dim_segments", "fct_segment", "segment_history", "fct_customer_clusters", "dim_customer_clusters"))
+            else "customers" if n.resource_type == "model" and name.startswith(("int_customers__", "dim_customers", "fct_"))
             else n.resource_type if n.resource_type != "model" else "other models"
         )
         by_stage[stage] = round(by_stage.get(stage, 0.0) + n.seconds, 1)

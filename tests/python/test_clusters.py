@@ -344,3 +344,14 @@ def test_for_warehouse_upper_cases_only_for_snowpark(clusters) -> None:
         "PERSON_ID",
         "CLUSTER_ID",
     ]
+
+
+def test_too_few_people_give_no_clusters_not_a_failed_build(clusters) -> None:
+    people, _ = blob_people(n_per_blob=1)
+    one = people.head(2)
+    with pytest.warns(UserWarning, match="too few"):
+        got = run_blobs(clusters, pd.concat([one, one.assign(person_id=["x1", "x2"])]))
+    assert got.empty
+    assert list(got.columns) == clusters.OUTPUT_COLUMNS
+    assert got["cluster_id"].dtype == "int64"
+    assert got["cluster_label"].dtype == "string"

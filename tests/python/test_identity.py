@@ -369,9 +369,9 @@ def test_gift_order_stays_with_the_buyer(identity_world) -> None:
     assert w.person_of("shop_orders", "GIFT-1") == w.person_of("shop_customers", "GIFTER")
     # the golden name is the account holder's, not the recipient's
     person = w.person_of("shop_customers", "GIFTER")
-    assert w.query(f"select first_name from intermediate.int_customers__golden_records where person_id = '{person}'") == [
-        ("Paul",)
-    ]
+    assert w.query(
+        f"select first_name from intermediate.int_customers__golden_records where person_id = '{person}'"
+    ) == [("Paul",)]
 
 
 def test_typo_email_same_name_and_address_is_merged_probabilistically(identity_world) -> None:

@@ -291,7 +291,9 @@ def test_hand_planted_bad_rows_and_empty_sources(warehouse_env: Path) -> None:
             con.execute(f"insert into raw.{table} by name select * from rows_df")
             con.unregister("rows_df")
     result = runner.dbt_build(target="ci", extra_vars={"as_of_date": "2026-09-30"})
-    assert result.success, [n for n in result.nodes if n.status not in ("success", "pass")]
+    assert result.success, [
+        (n.unique_id, n.message) for n in result.nodes if n.status not in ("success", "pass")
+    ]
     with duckdb.connect(str(warehouse_env)) as con:
         got = {
             (t, r): reason

@@ -145,6 +145,7 @@ activities as (
         on
             clusters.source_table = 'esp_subscribers'
             and subscribers.subscriber_id = clusters.source_record_id
+    where subscribers.created_at is not null
 ),
 
 final as (

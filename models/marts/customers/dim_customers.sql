@@ -65,7 +65,7 @@ final as (
         primary_segments.segment_id as primary_segment_id,
         top_affinities.top_category,
         top_affinities.top_brand,
-        customer_clusters.cluster_label,
+        cast(customer_clusters.cluster_label as {{ dbt.type_string() }}) as cluster_label,
 
         -- booleans
         email_contactability.email_contactability = 'contactable' as is_email_contactable,

@@ -16,7 +16,12 @@ clusters as (
 previous_events as (
     select
         *,
-        lag(event_at) over (partition by anonymous_id order by event_at, event_id) as previous_event_at
+        -- an event without a device id is a visit of its own
+        coalesce(anonymous_id, event_id) as device_id,
+        lag(event_at) over (
+            partition by coalesce(anonymous_id, event_id)
+            order by event_at, event_id
+        ) as previous_event_at
     from web_events
 ),
 
@@ -34,7 +39,7 @@ sessions as (
     select
         *,
         sum(case when is_session_start then 1 else 0 end) over (
-            partition by anonymous_id
+            partition by device_id
             order by event_at, event_id
             rows between unbounded preceding and current row
         ) as session_number
@@ -49,7 +54,7 @@ final as (
         coalesce(account_clusters.person_id, device_clusters.person_id) as person_id,
         sessions.anonymous_id,
         sessions.customer_id,
-        sessions.anonymous_id || '-' || cast(sessions.session_number as {{ dbt.type_string() }}) as session_id,
+        sessions.device_id || '-' || cast(sessions.session_number as {{ dbt.type_string() }}) as session_id,
         sessions.order_id,
         sessions.product_id,
 

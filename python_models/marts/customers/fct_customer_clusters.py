@@ -584,6 +584,26 @@ def centroid_json(centroid: Centroid, order: list[str]) -> str:
 # --------------------------------------------------------------------------- model
 
 
+def empty_output() -> pd.DataFrame:
+    """No clusters, with the column types of a real run (the contract downstream checks them)."""
+    return pd.DataFrame(
+        {
+            "person_id": pd.Series(dtype="string"),
+            "cluster_id": pd.Series(dtype="int64"),
+            "cluster_label": pd.Series(dtype="string"),
+            "cluster_profile": pd.Series(dtype="string"),
+            "cluster_centroid": pd.Series(dtype="string"),
+            "distance_to_centroid": pd.Series(dtype="float64"),
+            "n_clusters": pd.Series(dtype="int64"),
+            "silhouette_score": pd.Series(dtype="float64"),
+            "silhouette_by_k": pd.Series(dtype="string"),
+            "algorithm": pd.Series(dtype="string"),
+            "as_of_date": pd.Series(dtype="datetime64[ns]").dt.date,
+            "clustered_at": pd.Series(dtype="datetime64[ns]"),
+        }
+    )[OUTPUT_COLUMNS]
+
+
 def cluster_customers(
     people: pd.DataFrame,
     feature_specs: list[str],
@@ -605,7 +625,7 @@ def cluster_customers(
         raise ValueError(f"int_customers__features lacks {missing}")
     people = people.sort_values("person_id", kind="stable").reset_index(drop=True)
     if people.empty:
-        return pd.DataFrame(columns=OUTPUT_COLUMNS)
+        return empty_output()
 
     imputed = impute_features(people, columns, cap_days)
     x = design_matrix(imputed, features)
@@ -615,7 +635,13 @@ def cluster_customers(
     distinct = len(x.drop_duplicates())
     k_values = [k for k in range(max(2, k_min), k_max + 1) if k < distinct]
     if not k_values:
-        raise ValueError(f"too few distinct people ({distinct}) for k in [{k_min}, {k_max}]")
+        # A new or tiny warehouse: no clusters yet, rather than a failed build.
+        warnings.warn(
+            f"fct_customer_clusters: {distinct} distinct behaviour profiles, too few for "
+            f"k in [{k_min}, {k_max}]; no clusters this run",
+            stacklevel=2,
+        )
+        return empty_output()
 
     z, means, scales = standardize(x, fit_rows)
     sweep = sweep_k(z, k_values, random_state, fit_rows, silhouette_rows)
