@@ -199,19 +199,20 @@ def _collect(out: PortabilityResult, res) -> None:
 
 
 def _python_models(manifest: dict) -> list[dict]:
-    """The project's Python models in dependency order."""
-    nodes = {
-        uid: n
-        for uid, n in manifest["nodes"].items()
-        if n["resource_type"] == "model" and n.get("language") == "python"
-    }
+    """The project's Python models in dependency order (through SQL models too)."""
+    nodes = manifest["nodes"]
     ordered: list[dict] = []
+    seen: set[str] = set()
 
     def visit(uid: str) -> None:
-        if uid in nodes and nodes[uid] not in ordered:
-            for parent in nodes[uid]["depends_on"]["nodes"]:
-                visit(parent)
-            ordered.append(nodes[uid])
+        if uid in seen or uid not in nodes:
+            return
+        seen.add(uid)
+        for parent in nodes[uid].get("depends_on", {}).get("nodes", []):
+            visit(parent)
+        node = nodes[uid]
+        if node["resource_type"] == "model" and node.get("language") == "python":
+            ordered.append(node)
 
     for uid in sorted(nodes):
         visit(uid)
@@ -273,13 +274,36 @@ def _run_python_model(conn, manifest: dict, node: dict) -> None:
     frame = module.model(_FakeDbt(conn, manifest, node), session=None)
     frame = frame.copy()
     frame.columns = [str(c).upper() for c in frame.columns]
+    table = f"{node['database']}.{node['schema']}.{node['alias'].upper()}"
     conn.cursor().execute(f"create schema if not exists {node['database']}.{node['schema']}")
-    write_pandas(
-        conn,
-        frame,
-        node["alias"].upper(),
-        database=node["database"],
-        schema=node["schema"],
-        auto_create_table=True,
-        overwrite=True,
-    )
+    # Typed like Snowpark would (write_pandas' own inference misses dates and timestamps).
+    columns = ", ".join(f"{c} {_snowflake_type(frame[c])}" for c in frame.columns)
+    conn.cursor().execute(f"create or replace table {table} ({columns})")
+    if len(frame):
+        write_pandas(
+            conn, frame, node["alias"].upper(), database=node["database"], schema=node["schema"]
+        )
+
+
+def _snowflake_type(values) -> str:
+    """Snowflake column type of a pandas column."""
+    import datetime as dt
+
+    import pandas as pd
+
+    kind = values.dtype.kind
+    if kind == "b":
+        return "boolean"
+    if kind in "iu":
+        return "number(38, 0)"
+    if kind == "f":
+        return "float"
+    if kind == "M":
+        return "timestamp_ntz"
+    sample = values.dropna()
+    if len(sample) and all(
+        isinstance(v, dt.date) and not isinstance(v, dt.datetime | pd.Timestamp)
+        for v in sample.head(100)
+    ):
+        return "date"
+    return "varchar"

@@ -39,8 +39,9 @@ known_activity as (
 
         -- lifetime
         sum(activity_days.orders) as orders_lifetime,
-        sum(activity_days.revenue) as revenue_lifetime,
-        sum(activity_days.discount) as discount_lifetime,
+        -- money in whole cents: the same sum on every engine, whatever the order of addition
+        round(sum(activity_days.revenue), 2) as revenue_lifetime,
+        round(sum(activity_days.discount), 2) as discount_lifetime,
         sum(activity_days.items) as items_lifetime,
         max(activity_days.last_visit_at) as last_visit_at,
         max(activity_days.last_cart_add_at) as last_cart_add_at,
@@ -52,11 +53,11 @@ known_activity as (
         {%- for window in windows %}
         {%- set last_window = loop.last %}
         {%- for measure in summed %}
-        sum(case
+        {{ 'round(' if measure == 'revenue' }}sum(case
             when activity_days.activity_date > {{ dbt.dateadd('day', -window, 'feature_dates.as_of_date') }}
                 then activity_days.{{ measure }}
             else 0
-        end) as {{ measure }}_{{ window }}d{{ "," if not (loop.last and last_window) }}
+        end){{ ', 2)' if measure == 'revenue' }} as {{ measure }}_{{ window }}d{{ "," if not (loop.last and last_window) }}
         {%- endfor %}
         {%- endfor %}
     from activity_days

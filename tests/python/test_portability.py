@@ -32,7 +32,10 @@ def test_sql_models_build_on_snowflake_target(tmp_path: Path) -> None:
     models = [n for n in result.statuses if n.startswith("model.")]
     assert len(models) >= 45
     assert result.statuses["model.mailroom.int_identity__match_parameters"] == "success (emulated)"
-    assert result.statuses["model.mailroom.dim_customers"] == "success"
+    assert result.statuses["model.mailroom.fct_customer_clusters"] == "success (emulated)"
+    for built in ("model.mailroom.dim_customers", "snapshot.mailroom.segment_history"):
+        assert result.statuses[built] == "success", built
+    assert result.statuses["model.mailroom.fct_segment_transitions"] == "success"
 
 
 def test_snowflake_parse_check_catches_bad_sql() -> None:
@@ -43,3 +46,27 @@ def test_snowflake_parse_check_catches_bad_sql() -> None:
         == []
     )
     assert parse_snowflake("select a from t where") != []
+
+
+def test_python_models_run_in_dependency_order_through_sql_models() -> None:
+    from mailroom.portability import _python_models
+
+    def node(uid: str, language: str, parents: list[str]) -> dict:
+        return {
+            "unique_id": uid,
+            "resource_type": "model",
+            "language": language,
+            "depends_on": {"nodes": parents},
+        }
+
+    manifest = {
+        "nodes": {
+            "model.p.a_clusters": node("model.p.a_clusters", "python", ["model.p.m_features"]),
+            "model.p.m_features": node("model.p.m_features", "sql", ["model.p.z_weights"]),
+            "model.p.z_weights": node("model.p.z_weights", "python", []),
+        }
+    }
+    assert [n["unique_id"] for n in _python_models(manifest)] == [
+        "model.p.z_weights",
+        "model.p.a_clusters",
+    ]
