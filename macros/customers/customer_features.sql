@@ -9,7 +9,8 @@
     days that end with D. -#}
 {% macro customer_features(dates_filter='true') -%}
 {%- set windows = var('customer_feature_windows_days') -%}
-{%- set summed = ['orders', 'revenue', 'product_views', 'cart_adds', 'visits', 'email_deliveries', 'email_opens', 'email_clicks'] -%}
+{%- set summed = ['product_views', 'cart_adds', 'visits', 'email_deliveries', 'email_opens', 'email_clicks'] -%}
+{%- set order_measures = ['orders', 'revenue'] -%}
 with
 
 feature_dates as (
@@ -38,11 +39,6 @@ known_activity as (
         activity_days.person_id,
 
         -- lifetime
-        sum(activity_days.orders) as orders_lifetime,
-        -- money in whole cents: the same sum on every engine, whatever the order of addition
-        round(sum(activity_days.revenue), 2) as revenue_lifetime,
-        round(sum(activity_days.discount), 2) as discount_lifetime,
-        sum(activity_days.items) as items_lifetime,
         max(activity_days.last_visit_at) as last_visit_at,
         max(activity_days.last_cart_add_at) as last_cart_add_at,
         max(activity_days.last_open_at) as last_open_at,
@@ -53,11 +49,11 @@ known_activity as (
         {%- for window in windows %}
         {%- set last_window = loop.last %}
         {%- for measure in summed %}
-        {{ 'round(' if measure == 'revenue' }}sum(case
+        sum(case
             when activity_days.activity_date > {{ dbt.dateadd('day', -window, 'feature_dates.as_of_date') }}
                 then activity_days.{{ measure }}
             else 0
-        end){{ ', 2)' if measure == 'revenue' }} as {{ measure }}_{{ window }}d{{ "," if not (loop.last and last_window) }}
+        end) as {{ measure }}_{{ window }}d{{ "," if not (loop.last and last_window) }}
         {%- endfor %}
         {%- endfor %}
     from activity_days
@@ -67,16 +63,31 @@ known_activity as (
 ),
 
 standing_orders as (
-    -- orders placed by D and not cancelled or refunded by D: what recency means
+    -- orders known by D and not cancelled or refunded by D; windows by order date
     select
         feature_dates.as_of_date,
         orders.person_id,
+        count(*) as orders_lifetime,
+        -- money in whole cents: the same sum on every engine, whatever the order of addition
+        round(sum(orders.total_amount_reporting), 2) as revenue_lifetime,
+        round(sum(orders.discount_amount_reporting), 2) as discount_lifetime,
+        sum(orders.item_count) as items_lifetime,
         min(orders.ordered_at) as first_order_at,
-        max(orders.ordered_at) as last_order_at
+        max(orders.ordered_at) as last_order_at,
+        {%- for window in windows %}
+        sum(case
+            when orders.ordered_at >= {{ dbt.dateadd('day', -window, 'feature_dates.as_of_at') }} then 1 else 0
+        end) as orders_{{ window }}d,
+        round(sum(case
+            when orders.ordered_at >= {{ dbt.dateadd('day', -window, 'feature_dates.as_of_at') }}
+                then orders.total_amount_reporting
+            else 0
+        end), 2) as revenue_{{ window }}d{{ "," if not loop.last }}
+        {%- endfor %}
     from orders
     inner join feature_dates
         on
-            orders.ordered_at < feature_dates.as_of_at
+            orders.known_at < feature_dates.as_of_at
             and (orders.reversed_at is null or orders.reversed_at >= feature_dates.as_of_at)
     where orders.person_id is not null
     group by 1, 2
@@ -99,10 +110,10 @@ joined as (
         spine.as_of_date,
         spine.as_of_at,
         spine.first_seen_at,
-        coalesce(known_activity.orders_lifetime, 0) as orders_lifetime,
-        coalesce(known_activity.revenue_lifetime, 0) as revenue_lifetime,
-        coalesce(known_activity.discount_lifetime, 0) as discount_lifetime,
-        coalesce(known_activity.items_lifetime, 0) as items_lifetime,
+        coalesce(standing_orders.orders_lifetime, 0) as orders_lifetime,
+        coalesce(standing_orders.revenue_lifetime, 0) as revenue_lifetime,
+        coalesce(standing_orders.discount_lifetime, 0) as discount_lifetime,
+        coalesce(standing_orders.items_lifetime, 0) as items_lifetime,
         standing_orders.first_order_at,
         standing_orders.last_order_at,
         known_activity.last_visit_at,
@@ -111,6 +122,9 @@ joined as (
         known_activity.last_click_at,
         known_activity.subscribed_at,
         {%- for window in windows %}
+        {%- for measure in order_measures %}
+        coalesce(standing_orders.{{ measure }}_{{ window }}d, 0) as {{ measure }}_{{ window }}d,
+        {%- endfor %}
         {%- for measure in summed %}
         coalesce(known_activity.{{ measure }}_{{ window }}d, 0) as {{ measure }}_{{ window }}d,
         {%- endfor %}
@@ -136,7 +150,8 @@ derived as (
         {{ dbt.datediff('last_visit_at', 'as_of_at', 'day') }} as days_since_last_visit,
         {{ dbt.datediff('last_open_at', 'as_of_at', 'day') }} as days_since_last_open,
         {{ dbt.datediff('last_click_at', 'as_of_at', 'day') }} as days_since_last_click,
-        {{ dbt.datediff('last_active_at', 'as_of_at', 'day') }} as days_since_last_active,
+        -- never active: since first seen (a contact who never did anything is dormant too)
+        {{ dbt.datediff('coalesce(last_active_at, first_seen_at)', 'as_of_at', 'day') }} as days_since_last_active,
         {{ dbt.datediff('subscribed_at', 'as_of_at', 'day') }} as days_since_subscribed,
         {{ dbt.datediff('last_cart_add_at', 'as_of_at', 'hour') }} as hours_since_last_cart_add,
         case

@@ -83,7 +83,7 @@ def test_facts_keep_every_staged_row(built_world) -> None:
     assert unowned == 0
 
 
-def test_customer_order_counts_net_of_reversals_known_at_the_as_of_date(built_world) -> None:
+def test_customer_order_counts_are_orders_standing_at_the_as_of_date(built_world) -> None:
     [(from_dim,)] = built_world.query("select sum(order_count) from marts.dim_customers")
     [(from_facts,)] = built_world.query(
         """
@@ -92,8 +92,9 @@ def test_customer_order_counts_net_of_reversals_known_at_the_as_of_date(built_wo
             from intermediate.int_customers__feature_dates where is_scoring_date
         )
         select
-            count(*) filter (where ordered_at < cutoff)
-            - count(*) filter (where reversed_at < cutoff)
+            count(*) filter (
+                where known_at < cutoff and (reversed_at is null or reversed_at >= cutoff)
+            )
         from marts.fct_orders cross join dates
         """
     )
@@ -148,8 +149,9 @@ def poisoned_world(built_world, tmp_path_factory: pytest.TempPathFactory):
     """The built world with the future written into its facts, features rebuilt.
 
     For an as-of date D of the training history, every fact gets copies
-    dated after D (new orders, visits, e-mail events), copies of D's own events
-    arriving late (after D), and some of D's orders get cancelled after D.
+    dated after D (new orders, visits, e-mail events), copies of D's own orders
+    and events arriving late (after D), and some of D's orders get cancelled
+    after D.
     None of it may change the features at D; all of it is before the scoring
     date, so the scoring features must change (the poison works).
     """
@@ -174,13 +176,21 @@ def poisoned_world(built_world, tmp_path_factory: pytest.TempPathFactory):
             insert into marts.fct_orders
             select * replace (
                 order_id || '-future' as order_id, {cutoff} + interval 1 hour as ordered_at,
+                {cutoff} + interval 1 hour as known_at, null as reversed_at,
+                'completed' as status, true as is_completed
+            )
+            from marts.fct_orders where ordered_at < {cutoff};
+
+            insert into marts.fct_orders
+            select * replace (
+                order_id || '-late' as order_id, {cutoff} + interval 90 minute as known_at,
                 null as reversed_at, 'completed' as status, true as is_completed
             )
             from marts.fct_orders where ordered_at < {cutoff};
 
             update marts.fct_orders
             set status = 'cancelled', is_completed = false, reversed_at = {cutoff} + interval 2 hour
-            where ordered_at < {cutoff} and reversed_at is null and hash(order_id) % 3 = 0;
+            where known_at < {cutoff} and reversed_at is null and hash(order_id) % 3 = 0;
 
             insert into marts.fct_web_events
             select * replace (event_id || '-late' as event_id, {cutoff} + interval 3 hour as known_at)

@@ -1,12 +1,9 @@
-{#- One row per person and UTC day on which something about them became known.
-    Every event counts on the day the warehouse could know it (known_at): a
-    late webhook counts when it arrived, a cancellation when it happened. The
-    point-in-time features add these days up to any as-of date. -#}
+{#- One row per person and UTC day on which web, e-mail or subscription
+    activity of theirs became known. Every event counts on the day the
+    warehouse could know it (known_at): a late webhook counts when it arrived.
+    The point-in-time features add these days up to any as-of date (orders are
+    counted from fct_orders there: an order's standing depends on the date). -#}
 with
-
-orders as (
-    select * from {{ ref('fct_orders') }}
-),
 
 email_events as (
     select * from {{ ref('fct_email_events') }}
@@ -25,61 +22,9 @@ clusters as (
 ),
 
 activities as (
-    -- an order counts when it is placed...
-    select
-        person_id,
-        ordered_at as known_at,
-        1 as orders,
-        total_amount_reporting as revenue,
-        discount_amount_reporting as discount,
-        item_count as items,
-        0 as product_views,
-        0 as cart_adds,
-        0 as visits,
-        0 as email_deliveries,
-        0 as email_opens,
-        0 as email_clicks,
-        cast(null as {{ dbt.type_timestamp() }}) as visit_at,
-        cast(null as {{ dbt.type_timestamp() }}) as cart_add_at,
-        cast(null as {{ dbt.type_timestamp() }}) as open_at,
-        cast(null as {{ dbt.type_timestamp() }}) as click_at,
-        cast(null as {{ dbt.type_timestamp() }}) as subscribed_at
-    from orders
-    where person_id is not null
-
-    union all
-
-    -- ...and is taken back when it is cancelled or refunded
-    select
-        person_id,
-        reversed_at as known_at,
-        -1 as orders,
-        -total_amount_reporting as revenue,
-        -discount_amount_reporting as discount,
-        -item_count as items,
-        0 as product_views,
-        0 as cart_adds,
-        0 as visits,
-        0 as email_deliveries,
-        0 as email_opens,
-        0 as email_clicks,
-        null as visit_at,
-        null as cart_add_at,
-        null as open_at,
-        null as click_at,
-        null as subscribed_at
-    from orders
-    where person_id is not null and reversed_at is not null
-
-    union all
-
     select
         person_id,
         known_at,
-        0 as orders,
-        0 as revenue,
-        0 as discount,
-        0 as items,
         case when event_type = 'product_view' then 1 else 0 end as product_views,
         case when event_type = 'add_to_cart' then 1 else 0 end as cart_adds,
         case when is_session_start then 1 else 0 end as visits,
@@ -88,9 +33,9 @@ activities as (
         0 as email_clicks,
         event_at as visit_at,
         case when event_type = 'add_to_cart' then event_at end as cart_add_at,
-        null as open_at,
-        null as click_at,
-        null as subscribed_at
+        cast(null as {{ dbt.type_timestamp() }}) as open_at,
+        cast(null as {{ dbt.type_timestamp() }}) as click_at,
+        cast(null as {{ dbt.type_timestamp() }}) as subscribed_at
     from web_events
     where person_id is not null
 
@@ -99,10 +44,6 @@ activities as (
     select
         person_id,
         known_at,
-        0 as orders,
-        0 as revenue,
-        0 as discount,
-        0 as items,
         0 as product_views,
         0 as cart_adds,
         0 as visits,
@@ -125,10 +66,6 @@ activities as (
     select
         clusters.person_id,
         subscribers.created_at as known_at,
-        0 as orders,
-        0 as revenue,
-        0 as discount,
-        0 as items,
         0 as product_views,
         0 as cart_adds,
         0 as visits,
@@ -157,10 +94,6 @@ final as (
         cast(known_at as date) as activity_date,
 
         -- numbers
-        cast(sum(orders) as integer) as orders,
-        sum(revenue) as revenue,
-        sum(discount) as discount,
-        cast(sum(items) as integer) as items,
         cast(sum(product_views) as integer) as product_views,
         cast(sum(cart_adds) as integer) as cart_adds,
         cast(sum(visits) as integer) as visits,

@@ -35,7 +35,9 @@ final as (
         orders.is_completed as is_order_completed,
 
         -- timestamps
-        orders.ordered_at
+        orders.ordered_at,
+        orders.known_at,
+        orders.reversed_at
     from order_items
     left join orders
         on order_items.order_id = orders.order_id

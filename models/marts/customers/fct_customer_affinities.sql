@@ -40,8 +40,9 @@ signals as (
     from order_items
     where
         person_id is not null
-        and is_order_completed
-        and ordered_at < {{ mailroom.as_of_timestamp() }}
+        -- standing at the as-of date: known by then and not reversed by then
+        and known_at < {{ mailroom.as_of_timestamp() }}
+        and (reversed_at is null or reversed_at >= {{ mailroom.as_of_timestamp() }})
 ),
 
 decayed as (
