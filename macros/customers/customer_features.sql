@@ -3,7 +3,7 @@
 
     The one definition behind both scoring (the as-of date) and training (the
     stacked history), so the two cannot drift apart. A feature at as-of date D
-    sees only activity known by the end of D (activity_date <= D, the day its
+    sees only activity known by the end of D (known_date <= D, the day its
     event reached the warehouse) and persons first seen before then.
     Windowed features (orders_30d...) cover the var('customer_feature_windows_days')
     days that end with D. -#}
@@ -58,7 +58,7 @@ known_activity as (
         {%- endfor %}
     from activity_days
     inner join feature_dates
-        on activity_days.activity_date <= feature_dates.as_of_date
+        on activity_days.known_date <= feature_dates.as_of_date
     group by 1, 2
 ),
 

@@ -150,8 +150,8 @@ def poisoned_world(built_world, tmp_path_factory: pytest.TempPathFactory):
 
     For an as-of date D of the training history, every fact gets copies
     dated after D (new orders, visits, e-mail events), copies of D's own orders
-    and events arriving late (after D), and some of D's orders get cancelled
-    after D.
+    and events arriving late (after D), visits of D whose device identifies
+    only after D, and some of D's orders get cancelled after D.
     None of it may change the features at D; all of it is before the scoring
     date, so the scoring features must change (the poison works).
     """
@@ -193,14 +193,23 @@ def poisoned_world(built_world, tmp_path_factory: pytest.TempPathFactory):
             where known_at < {cutoff} and reversed_at is null and hash(order_id) % 3 = 0;
 
             insert into marts.fct_web_events
-            select * replace (event_id || '-late' as event_id, {cutoff} + interval 3 hour as known_at)
-            from marts.fct_web_events where known_at < {cutoff};
+            select * replace (
+                event_id || '-late' as event_id, {cutoff} + interval 3 hour as known_at,
+                {cutoff} + interval 3 hour as attributed_at
+            )
+            from marts.fct_web_events where attributed_at < {cutoff};
             insert into marts.fct_web_events
             select * replace (
                 event_id || '-future' as event_id, {cutoff} + interval 4 hour as event_at,
-                {cutoff} + interval 4 hour as known_at
+                {cutoff} + interval 4 hour as known_at, {cutoff} + interval 4 hour as attributed_at
             )
-            from marts.fct_web_events where known_at < {cutoff};
+            from marts.fct_web_events where attributed_at < {cutoff};
+            -- anonymous visits of D that their device only identifies after D
+            insert into marts.fct_web_events
+            select * replace (
+                event_id || '-unidentified' as event_id, {cutoff} + interval 7 hour as attributed_at
+            )
+            from marts.fct_web_events where attributed_at < {cutoff};
 
             insert into marts.fct_email_events
             select * replace (event_id || '-late' as event_id, {cutoff} + interval 5 hour as known_at)

@@ -1,6 +1,7 @@
-{#- One row per person and UTC day on which web, e-mail or subscription
-    activity of theirs became known. Every event counts on the day the
-    warehouse could know it (known_at): a late webhook counts when it arrived.
+{#- One row per person, UTC day of activity and UTC day it became known, for
+    web, e-mail and subscription activity. Features at D keep the rows known
+    by D (a late webhook, or a device identified later, counts from then on)
+    and put them in windows by the day the activity happened.
     The point-in-time features add these days up to any as-of date (orders are
     counted from fct_orders there: an order's standing depends on the date). -#}
 with
@@ -24,7 +25,8 @@ clusters as (
 activities as (
     select
         person_id,
-        known_at,
+        event_at as occurred_at,
+        attributed_at as known_at,
         case when event_type = 'product_view' then 1 else 0 end as product_views,
         case when event_type = 'add_to_cart' then 1 else 0 end as cart_adds,
         case when is_session_start then 1 else 0 end as visits,
@@ -43,6 +45,7 @@ activities as (
 
     select
         person_id,
+        event_at as occurred_at,
         known_at,
         0 as product_views,
         0 as cart_adds,
@@ -65,6 +68,7 @@ activities as (
 
     select
         clusters.person_id,
+        subscribers.created_at as occurred_at,
         subscribers.created_at as known_at,
         0 as product_views,
         0 as cart_adds,
@@ -91,7 +95,8 @@ final as (
         person_id,
 
         -- dates
-        cast(known_at as date) as activity_date,
+        cast(occurred_at as date) as activity_date,
+        cast(known_at as date) as known_date,
 
         -- numbers
         cast(sum(product_views) as integer) as product_views,
@@ -108,7 +113,7 @@ final as (
         max(click_at) as last_click_at,
         min(subscribed_at) as first_subscribed_at
     from activities
-    group by 1, 2
+    group by 1, 2, 3
 )
 
 select * from final

@@ -27,7 +27,7 @@ signals as (
     where
         person_id is not null
         and event_type in ('product_view', 'add_to_cart')
-        and known_at < {{ mailroom.as_of_timestamp() }}
+        and attributed_at < {{ mailroom.as_of_timestamp() }}
 
     union all
 

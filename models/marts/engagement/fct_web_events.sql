@@ -38,6 +38,11 @@ session_starts as (
 sessions as (
     select
         *,
+        -- when the device first said who uses it (a login or a typed e-mail)
+        min(case
+            when customer_id is not null or email_match_key is not null
+                then coalesce(greatest(event_at, received_at), event_at)
+        end) over (partition by device_id) as device_identified_at,
         sum(case when is_session_start then 1 else 0 end) over (
             partition by device_id
             order by event_at, event_id
@@ -72,7 +77,13 @@ final as (
 
         -- timestamps
         sessions.event_at,
-        coalesce(greatest(sessions.event_at, sessions.received_at), sessions.event_at) as known_at
+        coalesce(greatest(sessions.event_at, sessions.received_at), sessions.event_at) as known_at,
+        -- when the event could be put on its person: an anonymous event of a
+        -- device that identifies later belongs to the person from then on
+        {{ mailroom.greatest_of([
+            'coalesce(greatest(sessions.event_at, sessions.received_at), sessions.event_at)',
+            'sessions.device_identified_at',
+        ]) }} as attributed_at
     from sessions
     left join products
         on sessions.product_id = products.product_id
