@@ -60,8 +60,17 @@ def world_vars(target: str = "dev") -> dict[str, str]:
     return {"as_of_date": meta["as_of"]} if "as_of" in meta else {}
 
 
-def invoke_dbt(args: list[str], target: str = "dev", extra_vars: dict | None = None):
-    """Run one dbt command in-process; returns dbt's `dbtRunnerResult`."""
+def invoke_dbt(
+    args: list[str],
+    target: str = "dev",
+    extra_vars: dict | None = None,
+    project_dir: Path | None = None,
+):
+    """Run one dbt command in-process; returns dbt's `dbtRunnerResult`.
+
+    `project_dir` runs another copy of the project (tests that edit seeds); its
+    target and logs stay in that folder.
+    """
     from dbt.cli.main import dbtRunner
 
     dbt_env(target)
@@ -69,7 +78,7 @@ def invoke_dbt(args: list[str], target: str = "dev", extra_vars: dict | None = N
     cli = [
         *args,
         "--project-dir",
-        str(PROJECT_DIR),
+        str(project_dir or PROJECT_DIR),
         "--profiles-dir",
         os.environ["DBT_PROFILES_DIR"],
         "--target",
@@ -77,6 +86,13 @@ def invoke_dbt(args: list[str], target: str = "dev", extra_vars: dict | None = N
     ]
     if variables:
         cli += ["--vars", json.dumps(variables)]
+    if project_dir is not None:
+        cli += [
+            "--target-path",
+            str(project_dir / "target"),
+            "--log-path",
+            str(project_dir / "logs"),
+        ]
     return dbtRunner().invoke(cli)
 
 
@@ -86,6 +102,7 @@ def dbt_build(
     full_refresh: bool = False,
     extra_vars: dict | None = None,
     indirect_selection: str | None = None,
+    project_dir: Path | None = None,
 ) -> BuildResult:
     args = ["build"]
     if select:
@@ -95,7 +112,7 @@ def dbt_build(
         args += ["--indirect-selection", indirect_selection]
     if full_refresh:
         args.append("--full-refresh")
-    res = invoke_dbt(args, target=target, extra_vars=extra_vars)
+    res = invoke_dbt(args, target=target, extra_vars=extra_vars, project_dir=project_dir)
     out = BuildResult(success=bool(res.success))
     if res.exception is not None:
         out.error = str(res.exception)
@@ -208,11 +225,7 @@ def run_analysis(name: str, target: str = "dev") -> list[tuple[list[str], list[t
 
 
 def print_reconciliation(con) -> None:
-    exists = con.execute(
-        "select count(*) from information_schema.tables "
-        "where table_schema = 'marts' and table_name = 'rpt_source_reconciliation'"
-    ).fetchone()[0]
-    if not exists:
+    if not _has_table(con, "marts", "rpt_source_reconciliation"):
         return
     raw, staged, quarantined, dupes, unbalanced = con.execute(
         "select sum(raw_rows), sum(staged_rows), sum(quarantined_rows), sum(collapsed_duplicates), "
@@ -240,11 +253,7 @@ def print_reconciliation(con) -> None:
 
 def print_identity(con, truth_dir: Path = Path("data/truth")) -> None:
     """Persons resolved, links by rule, refusals; scored against the truth when it is there."""
-    exists = con.execute(
-        "select count(*) from information_schema.tables "
-        "where table_schema = 'marts' and table_name = 'rpt_identity_quality'"
-    ).fetchone()[0]
-    if not exists:
+    if not _has_table(con, "marts", "rpt_identity_quality"):
         return
     rows = con.execute("select section, item, value from marts.rpt_identity_quality").fetchall()
     figures: dict[str, dict[str, int]] = {}

@@ -1,8 +1,5 @@
 {#- The numeric point-in-time features, in column order: what segment rules and
     models may use. Windowed measures come once per var('customer_feature_windows_days'). -#}
-{% macro customer_windowed_measures() -%}
-    {{ return(['orders', 'revenue', 'product_views', 'cart_adds', 'visits', 'email_deliveries', 'email_opens', 'email_clicks', 'open_rate', 'click_rate']) }}
-{%- endmacro %}
 
 {% macro customer_feature_names() -%}
     {%- set names = [

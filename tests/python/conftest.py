@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -30,6 +31,20 @@ class BuiltWorld:
             return con.execute(sql).df()
 
 
+@contextmanager
+def using_warehouse(path: Path) -> Iterator[Path]:
+    """WAREHOUSE_PATH pointing at `path` for the block (dbt runs in-process read it)."""
+    old = os.environ.get("WAREHOUSE_PATH")
+    os.environ["WAREHOUSE_PATH"] = str(path)
+    try:
+        yield path
+    finally:
+        if old is None:
+            os.environ.pop("WAREHOUSE_PATH", None)
+        else:
+            os.environ["WAREHOUSE_PATH"] = old
+
+
 @pytest.fixture()
 def warehouse_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """A fresh, empty warehouse path in WAREHOUSE_PATH for one test."""
@@ -44,14 +59,7 @@ def built_world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[BuiltWorld
 
     root = tmp_path_factory.mktemp("world")
     warehouse, truth = root / "warehouse.duckdb", root / "truth"
-    old = os.environ.get("WAREHOUSE_PATH")
-    os.environ["WAREHOUSE_PATH"] = str(warehouse)
-    try:
+    with using_warehouse(warehouse):
         generate_world(SMALL_WORLD, warehouse=warehouse, truth_dir=truth)
         result = runner.dbt_build(target="ci")
         yield BuiltWorld(warehouse=warehouse, truth=truth, build=result)
-    finally:
-        if old is None:
-            os.environ.pop("WAREHOUSE_PATH", None)
-        else:
-            os.environ["WAREHOUSE_PATH"] = old

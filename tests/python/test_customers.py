@@ -7,14 +7,12 @@ Tests that change data or definitions work on a copy of the built warehouse
 from __future__ import annotations
 
 import datetime as dt
-import os
 import shutil
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import duckdb
 import pytest
+from conftest import using_warehouse
 
 from mailroom import runner
 
@@ -38,19 +36,6 @@ def copy_warehouse(source: Path, target: Path) -> Path:
     target.parent.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(source, target)
     return target
-
-
-@contextmanager
-def using_warehouse(path: Path) -> Iterator[Path]:
-    old = os.environ.get("WAREHOUSE_PATH")
-    os.environ["WAREHOUSE_PATH"] = str(path)
-    try:
-        yield path
-    finally:
-        if old is None:
-            os.environ.pop("WAREHOUSE_PATH", None)
-        else:
-            os.environ["WAREHOUSE_PATH"] = old
 
 
 def query(path: Path, sql: str) -> list[tuple]:
@@ -269,22 +254,6 @@ def project_copy(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return root
 
 
-def build_project(project: Path, select: str) -> runner.BuildResult:
-    """`dbt build` of another project folder against $WAREHOUSE_PATH, like runner.dbt_build."""
-    from dbt.cli.main import dbtRunner
-
-    runner.dbt_env("ci")
-    args = ["build", "--select", select, "--project-dir", str(project)]
-    args += ["--profiles-dir", str(project), "--target", "ci"]
-    args += ["--vars", __import__("json").dumps(runner.world_vars("ci"))]
-    target = project / "target"
-    res = dbtRunner().invoke([*args, "--target-path", str(target), "--log-path", str(target)])
-    out = runner.BuildResult(success=bool(res.success))
-    if res.exception is not None:
-        out.error = str(res.exception)
-    return out
-
-
 def test_changing_a_threshold_in_the_seed_changes_membership(
     built_world, project_copy: Path, tmp_path: Path
 ) -> None:
@@ -308,7 +277,7 @@ def test_changing_a_threshold_in_the_seed_changes_membership(
         )
     )
     with using_warehouse(copy):
-        result = build_project(project_copy, "segment_rules+")
+        result = runner.dbt_build(select="segment_rules+", target="ci", project_dir=project_copy)
     assert result.success, failures(result)
     [(after,)] = query(copy, members)
     assert before < after == expected

@@ -8,7 +8,6 @@ again with one unrelated record added.
 from __future__ import annotations
 
 import importlib.util
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -16,6 +15,7 @@ import duckdb
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import using_warehouse
 
 from mailroom import PROJECT_DIR, runner
 from mailroom.generator import WorldConfig, generate_world
@@ -290,9 +290,7 @@ def plant(con) -> None:
 def identity_world(tmp_path_factory: pytest.TempPathFactory):
     root = tmp_path_factory.mktemp("identity")
     warehouse, truth = root / "warehouse.duckdb", root / "truth"
-    old = os.environ.get("WAREHOUSE_PATH")
-    os.environ["WAREHOUSE_PATH"] = str(warehouse)
-    try:
+    with using_warehouse(warehouse):
         generate_world(WorldConfig(people=800, chunk_size=400, seed=5), warehouse, truth)
         with duckdb.connect(str(warehouse)) as con:
             plant(con)
@@ -301,11 +299,6 @@ def identity_world(tmp_path_factory: pytest.TempPathFactory):
             runner.dbt_build(select=IDENTITY_MODELS, target="ci", indirect_selection="cautious")
         )
         yield world
-    finally:
-        if old is None:
-            os.environ.pop("WAREHOUSE_PATH", None)
-        else:
-            os.environ["WAREHOUSE_PATH"] = old
 
 
 def test_identity_build_passes(identity_world) -> None:

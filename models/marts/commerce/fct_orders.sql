@@ -57,13 +57,13 @@ final as (
         -- its first version, loaded after it was placed; a reversed order's
         -- row is the reversal's, so its first arrival is unknown: ordered_at
         case
-            when status = 'completed' then coalesce(greatest(ordered_at, _loaded_at), ordered_at)
+            when status = 'completed' then {{ mailroom.greatest_of(['ordered_at', '_loaded_at']) }}
             else ordered_at
         end as known_at,
         -- a cancelled or refunded order was reversed by its last update, known when loaded
         case
             when status <> 'completed'
-                then coalesce(greatest(updated_at, ordered_at, _loaded_at), greatest(updated_at, ordered_at), ordered_at)
+                then {{ mailroom.greatest_of(['updated_at', 'ordered_at', '_loaded_at']) }}
         end as reversed_at,
         updated_at
     from order_persons

@@ -38,7 +38,7 @@ final as (
         -- timestamps
         email_events.event_at,
         -- when the warehouse could know it: the ESP's webhook may arrive late
-        coalesce(greatest(email_events.event_at, email_events.received_at), email_events.event_at) as known_at
+        {{ mailroom.greatest_of(['email_events.event_at', 'email_events.received_at']) }} as known_at
     from email_events
     left join campaigns
         on email_events.campaign_id = campaigns.campaign_id

@@ -18,6 +18,8 @@ previous_events as (
         *,
         -- an event without a device id is a visit of its own
         coalesce(anonymous_id, event_id) as device_id,
+        -- when the warehouse could know it
+        {{ mailroom.greatest_of(['event_at', 'received_at']) }} as known_at,
         lag(event_at) over (
             partition by coalesce(anonymous_id, event_id)
             order by event_at, event_id
@@ -41,7 +43,7 @@ sessions as (
         -- when the device first said who uses it (a login or a typed e-mail)
         min(case
             when customer_id is not null or email_match_key is not null
-                then coalesce(greatest(event_at, received_at), event_at)
+                then known_at
         end) over (partition by device_id) as device_identified_at,
         sum(case when is_session_start then 1 else 0 end) over (
             partition by device_id
@@ -77,13 +79,10 @@ final as (
 
         -- timestamps
         sessions.event_at,
-        coalesce(greatest(sessions.event_at, sessions.received_at), sessions.event_at) as known_at,
+        sessions.known_at,
         -- when the event could be put on its person: an anonymous event of a
         -- device that identifies later belongs to the person from then on
-        {{ mailroom.greatest_of([
-            'coalesce(greatest(sessions.event_at, sessions.received_at), sessions.event_at)',
-            'sessions.device_identified_at',
-        ]) }} as attributed_at
+        {{ mailroom.greatest_of(['sessions.known_at', 'sessions.device_identified_at']) }} as attributed_at
     from sessions
     left join products
         on sessions.product_id = products.product_id
