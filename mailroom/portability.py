@@ -220,11 +220,40 @@ def _python_models(manifest: dict) -> list[dict]:
 
 
 class _FakeRelation:
-    def __init__(self, conn, relation_name: str) -> None:
+    """A table of the fake account, with the bits of Snowpark's DataFrame the models use."""
+
+    def __init__(
+        self, conn, relation_name: str, columns: str = "*", where: str | None = None
+    ) -> None:
         self.conn, self.relation_name = conn, relation_name
+        self.columns, self.where = columns, where
+
+    def select(self, *columns: str) -> _FakeRelation:
+        return _FakeRelation(self.conn, self.relation_name, ", ".join(columns), self.where)
+
+    def filter(self, condition: str) -> _FakeRelation:
+        where = condition if self.where is None else f"({self.where}) and ({condition})"
+        return _FakeRelation(self.conn, self.relation_name, self.columns, where)
 
     def to_pandas(self):
-        return self.conn.cursor().execute(f"select * from {self.relation_name}").fetch_pandas_all()
+        sql = f"select {self.columns} from {self.relation_name}"
+        if self.where:
+            sql += f" where {self.where}"
+        return self.conn.cursor().execute(sql).fetch_pandas_all()
+
+
+class _FakeThis:
+    """`dbt.this`: the model's own relation."""
+
+    def __init__(self, node: dict) -> None:
+        self.database, self.schema, self.identifier = (
+            node["database"],
+            node["schema"],
+            node["alias"],
+        )
+
+    def __str__(self) -> str:
+        return f"{self.database}.{self.schema}.{self.identifier}"
 
 
 class _FakeDbt:
@@ -234,6 +263,9 @@ class _FakeDbt:
         self._conn, self._manifest, self._node = conn, manifest, node
         config = dict(node.get("config", {}))
         self.config = _FakeConfig(config)
+        # Each emulated run is a first run: incremental models build from scratch.
+        self.this = _FakeThis(node)
+        self.is_incremental = False
 
     def ref(self, name: str, *args, **kwargs) -> _FakeRelation:
         for n in self._manifest["nodes"].values():

@@ -8,6 +8,9 @@
         'days_since_first_order', 'days_since_last_order', 'days_since_last_visit',
         'days_since_last_open', 'days_since_last_click', 'days_since_last_active',
         'days_since_subscribed', 'hours_since_last_cart_add', 'ordered_since_last_cart_add',
+        'product_views_lifetime', 'cart_adds_lifetime', 'visits_lifetime', 'email_deliveries_lifetime',
+        'email_opens_lifetime', 'email_clicks_lifetime', 'open_rate_lifetime', 'click_rate_lifetime',
+        'orders_per_year', 'visits_per_year', 'product_views_per_year', 'email_opens_per_year',
     ] -%}
     {%- for window in var('customer_feature_windows_days') -%}
         {%- for measure in mailroom.customer_windowed_measures() -%}

@@ -44,6 +44,9 @@ known_activity as (
         max(activity_days.last_open_at) as last_open_at,
         max(activity_days.last_click_at) as last_click_at,
         min(activity_days.first_subscribed_at) as subscribed_at,
+        {%- for measure in summed %}
+        sum(activity_days.{{ measure }}) as {{ measure }}_lifetime,
+        {%- endfor %}
 
         -- windows
         {%- for window in windows %}
@@ -121,6 +124,9 @@ joined as (
         known_activity.last_open_at,
         known_activity.last_click_at,
         known_activity.subscribed_at,
+        {%- for measure in summed %}
+        coalesce(known_activity.{{ measure }}_lifetime, 0) as {{ measure }}_lifetime,
+        {%- endfor %}
         {%- for window in windows %}
         {%- for measure in order_measures %}
         coalesce(standing_orders.{{ measure }}_{{ window }}d, 0) as {{ measure }}_{{ window }}d,
@@ -164,6 +170,16 @@ derived as (
             when revenue_lifetime + discount_lifetime > 0
                 then discount_lifetime / (revenue_lifetime + discount_lifetime)
         end as discount_share,
+        case
+            when email_deliveries_lifetime > 0 then least(1.0, 1.0 * email_opens_lifetime / email_deliveries_lifetime)
+        end as open_rate_lifetime,
+        case
+            when email_deliveries_lifetime > 0 then least(1.0, 1.0 * email_clicks_lifetime / email_deliveries_lifetime)
+        end as click_rate_lifetime,
+        -- yearly rates over the time the person has been known (at least 30 days)
+        {%- for measure in ['orders', 'visits', 'product_views', 'email_opens'] %}
+        365.0 * {{ measure }}_lifetime / greatest({{ dbt.datediff('first_seen_at', 'as_of_at', 'day') }}, 30) as {{ measure }}_per_year,
+        {%- endfor %}
         {%- for window in windows %}
         case
             when email_deliveries_{{ window }}d > 0

@@ -1,0 +1,682 @@
+"""Propensity models trained in the warehouse: one row per trained model version.
+
+Every model of int_propensity__training_set (purchase, churn) is trained on
+its `train` rows (older as-of dates) and judged on its `validation` rows (the
+newest as-of date whose label window has ended; see int_propensity__examples
+for the split). Candidates, each recorded as a version:
+
+- `rfm_baseline`: the training rate of the label in each recency x frequency
+  quintile cell (people without orders form one cell). The bar to beat.
+- `logistic_regression`: snowflake-ml LogisticRegression on signed-log1p,
+  standardized features (nulls: recency -> a cap, everything else -> 0).
+- `xgboost`: snowflake-ml XGBClassifier (gradient-boosted trees; nulls are
+  handled by the trees).
+
+Each version records ROC-AUC, PR-AUC (average precision), Brier score, log
+loss, lift by decile and calibration bins on the validation rows, the
+baseline's figures on the same rows, feature importance (mean |contribution|
+on validation rows) and the fitted model as JSON (`artifact`): the XGBoost
+booster's own JSON, the logistic regression's coefficients and scaling, the
+baseline's cell rates. fct_propensity_scores scores from the artifact, so
+scoring never retrains; on Snowflake the promoted version is also logged in
+the Snowflake Model Registry.
+
+Promotion: the best candidate by `propensity_promotion_metric` is promoted
+when it beats the baseline on the validation rows and is not worse than the
+current champion re-scored on the same rows. If nothing has ever been
+promoted and no candidate beats the baseline, the baseline is promoted, so
+that scoring always has a model. A run whose training data, features and
+settings are identical to an earlier version's (same fingerprint) trains
+nothing: the table is incremental and keeps every version ever trained.
+
+The artifact also keeps the training population's distribution of every
+feature and of the score (decile bins) for rpt_model_monitoring's population
+stability index.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import hashlib
+import json
+import warnings
+
+import numpy as np
+import pandas as pd
+
+BASELINE = "rfm_baseline"
+ALGORITHMS = ("logistic_regression", "xgboost")
+RECENCY_CAP = {"days_since_": 730.0, "hours_since_": 17520.0}
+# Metrics where a higher value is better; the others (brier, log_loss) are losses.
+HIGHER_IS_BETTER = {"roc_auc", "pr_auc"}
+OUTPUT_COLUMNS = [
+    "model_version",
+    "model_name",
+    "algorithm",
+    "trained_at",
+    "training_fingerprint",
+    "train_from_date",
+    "train_to_date",
+    "validation_date",
+    "train_rows",
+    "train_positives",
+    "validation_rows",
+    "validation_positives",
+    "features",
+    "parameters",
+    "roc_auc",
+    "pr_auc",
+    "brier",
+    "log_loss",
+    "lift_by_decile",
+    "calibration",
+    "feature_importance",
+    "baseline_roc_auc",
+    "baseline_pr_auc",
+    "baseline_brier",
+    "baseline_log_loss",
+    "baseline_lift_by_decile",
+    "champion_version",
+    "champion_roc_auc",
+    "is_promoted",
+    "promoted_at",
+    "promotion_reason",
+    "registry_model_name",
+    "artifact",
+]
+
+
+def to_pandas(relation, columns: list[str] | None = None) -> pd.DataFrame:
+    """A DuckDB relation or a Snowpark DataFrame as pandas, columns lower-cased.
+
+    `columns` (unquoted names) are selected in the warehouse when the relation
+    can (DuckDB, Snowpark), so only they travel; in pandas otherwise.
+    """
+    if columns and hasattr(relation, "select"):
+        relation = relation.select(*columns)
+    frame = relation.to_pandas() if hasattr(relation, "to_pandas") else relation.df()
+    frame.columns = [str(c).lower() for c in frame.columns]
+    return frame[columns] if columns else frame
+
+
+def for_warehouse(frame: pd.DataFrame, session) -> pd.DataFrame:
+    """Column names as the warehouse folds unquoted ones: upper case on Snowflake.
+
+    A pandas frame returned to Snowpark keeps its names as quoted identifiers,
+    so lower-case names would be unreachable from unquoted SQL downstream.
+    """
+    if session is not None and hasattr(session, "create_dataframe"):
+        frame = frame.rename(columns=str.upper)
+    return frame
+
+
+@contextlib.contextmanager
+def quiet_snowflake_ml():
+    """Hide warnings snowflake-ml raises on every local pandas call (signature inference)."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="X has feature names", category=UserWarning)
+        warnings.filterwarnings("ignore", message="The sample input has", category=UserWarning)
+        warnings.filterwarnings("ignore", message="Null value detected", category=UserWarning)
+        warnings.filterwarnings("ignore", category=FutureWarning)
+        yield
+
+
+# --------------------------------------------------------------------------- metrics
+
+
+def lift_by_decile(y: np.ndarray, p: np.ndarray) -> list[float]:
+    """Positive rate of each score decile (1 = highest scores) over the overall rate."""
+    y = np.asarray(y, dtype="float64")
+    order = np.lexsort((np.arange(len(p)), -np.asarray(p, dtype="float64")))
+    base = y.mean() if len(y) else 0.0
+    out = []
+    for part in np.array_split(order, 10):
+        rate = y[part].mean() if len(part) else 0.0
+        out.append(round(float(rate / base), 4) if base > 0 else 0.0)
+    return out
+
+
+def calibration_bins(y: np.ndarray, p: np.ndarray, bins: int = 10) -> list[dict]:
+    """Score-quantile bins: rows, mean predicted probability, observed positive rate."""
+    y = np.asarray(y, dtype="float64")
+    p = np.asarray(p, dtype="float64")
+    order = np.lexsort((np.arange(len(p)), p))
+    out = []
+    for part in np.array_split(order, bins):
+        if len(part) == 0:
+            continue
+        out.append(
+            {
+                "rows": len(part),
+                "mean_predicted": round(float(p[part].mean()), 6),
+                "observed_rate": round(float(y[part].mean()), 6),
+            }
+        )
+    return out
+
+
+def evaluate(y: np.ndarray, p: np.ndarray) -> dict:
+    """Validation figures of probabilities p against 0/1 labels y."""
+    from sklearn.metrics import average_precision_score, brier_score_loss, log_loss, roc_auc_score
+
+    y = np.asarray(y, dtype="int64")
+    p = np.clip(np.asarray(p, dtype="float64"), 1e-7, 1 - 1e-7)
+    return {
+        "roc_auc": float(roc_auc_score(y, p)),
+        "pr_auc": float(average_precision_score(y, p)),
+        "brier": float(brier_score_loss(y, p)),
+        "log_loss": float(log_loss(y, p, labels=[0, 1])),
+        "lift_by_decile": lift_by_decile(y, p),
+        "calibration": calibration_bins(y, p),
+    }
+
+
+def is_better(metric: str, candidate: float, reference: float | None) -> bool:
+    """Whether `candidate` beats `reference` on `metric` (strictly)."""
+    if reference is None or not np.isfinite(reference):
+        return True
+    return candidate > reference if metric in HIGHER_IS_BETTER else candidate < reference
+
+
+# --------------------------------------------------------------------------- features
+
+
+def recency_cap(feature: str) -> float | None:
+    for prefix, cap in RECENCY_CAP.items():
+        if feature.startswith(prefix):
+            return cap
+    return None
+
+
+def numeric_matrix(frame: pd.DataFrame, features: list[str]) -> pd.DataFrame:
+    """The features as float64 (nulls stay NaN), in the given order."""
+    return frame.reindex(columns=features).apply(pd.to_numeric, errors="coerce").astype("float64")
+
+
+def linear_inputs(x: pd.DataFrame) -> pd.DataFrame:
+    """Imputed, signed-log1p features for the linear model.
+
+    Nulls mean "never" (recency) or "not applicable" (rates, averages):
+    recency -> its cap (longer than any history), everything else -> 0.
+    Recency is clipped to the cap so "never" and "very long ago" meet.
+    """
+    out = x.copy()
+    for feature in out.columns:
+        cap = recency_cap(feature)
+        if cap is not None:
+            out[feature] = out[feature].fillna(cap).clip(upper=cap)
+        else:
+            out[feature] = out[feature].fillna(0.0)
+    return np.sign(out) * np.log1p(out.abs())
+
+
+# --------------------------------------------------------------------------- candidates
+
+
+def rfm_cell(x: pd.DataFrame) -> pd.Series:
+    """'r-f' quintile cell of buyers, 'none' for people without orders."""
+    r = x.get("recency_score")
+    f = x.get("frequency_score")
+    if r is None or f is None:
+        return pd.Series("none", index=x.index)
+    cell = r.fillna(0).astype("int64").astype(str) + "-" + f.fillna(0).astype("int64").astype(str)
+    return cell.where(r.notna() & f.notna(), "none")
+
+
+def fit_baseline(x: pd.DataFrame, y: np.ndarray) -> dict:
+    """Recency x frequency cell rates of the training rows (smoothed towards the mean)."""
+    y = pd.Series(np.asarray(y, dtype="float64"), index=x.index)
+    mean = float(y.mean())
+    grouped = y.groupby(rfm_cell(x)).agg(["sum", "count"])
+    # 20 pseudo-rows of the mean: a rare cell does not get a 0 or 1 score.
+    rates = (grouped["sum"] + 20 * mean) / (grouped["count"] + 20)
+    return {
+        "kind": BASELINE,
+        "features": ["recency_score", "frequency_score"],
+        "cells": {str(k): round(float(v), 8) for k, v in rates.items()},
+        "default": mean,
+    }
+
+
+def signature_first(x: pd.DataFrame) -> np.ndarray:
+    """Row order that puts, for every column, a row where it is not null first.
+
+    snowflake-ml infers a model signature from the first 100 rows and refuses
+    a column that is null in all of them; the order is otherwise kept.
+    """
+    first = [
+        int(np.flatnonzero(x[c].notna().to_numpy())[0]) for c in x.columns if x[c].notna().any()
+    ]
+    front = list(dict.fromkeys(first))
+    rest = np.setdiff1d(np.arange(len(x)), front, assume_unique=False)
+    return np.concatenate([np.array(front, dtype="int64"), rest])
+
+
+def fit_logistic(x: pd.DataFrame, y: np.ndarray, params: dict) -> dict:
+    """snowflake-ml LogisticRegression on standardized linear_inputs; coefficients in original order."""
+    from snowflake.ml.modeling.linear_model import LogisticRegression
+
+    features = list(x.columns)
+    z_raw = linear_inputs(x)
+    mean = z_raw.mean()
+    scale = z_raw.std(ddof=0).replace(0.0, 1.0).fillna(1.0)
+    z = ((z_raw - mean) / scale).reset_index(drop=True)
+    z.columns = [f"f{i}" for i in range(len(features))]
+    z["label"] = np.asarray(y, dtype="int64")
+    model = LogisticRegression(
+        input_cols=[f"f{i}" for i in range(len(features))],
+        label_cols=["label"],
+        output_cols=["predicted"],
+        **params,
+    )
+    with quiet_snowflake_ml():
+        model.fit(z)
+    fitted = model.to_sklearn()
+    return {
+        "kind": "logistic_regression",
+        "features": features,
+        "mean": [float(v) for v in mean],
+        "scale": [float(v) for v in scale],
+        "coef": [float(v) for v in fitted.coef_[0]],
+        "intercept": float(fitted.intercept_[0]),
+    }
+
+
+def fit_xgboost(x: pd.DataFrame, y: np.ndarray, params: dict) -> dict:
+    """snowflake-ml XGBClassifier; the booster kept as XGBoost's own JSON."""
+    from snowflake.ml.modeling.xgboost import XGBClassifier
+
+    features = list(x.columns)
+    order = signature_first(x)
+    frame = x.iloc[order].reset_index(drop=True)
+    frame.columns = [f"f{i}" for i in range(len(features))]
+    frame["label"] = np.asarray(y, dtype="int64")[order]
+    model = XGBClassifier(
+        input_cols=[f"f{i}" for i in range(len(features))],
+        label_cols=["label"],
+        output_cols=["predicted"],
+        **params,
+    )
+    with quiet_snowflake_ml():
+        model.fit(frame)
+    booster = model.to_xgboost().get_booster()
+    booster.feature_names = None
+    booster.feature_types = None
+    return {
+        "kind": "xgboost",
+        "features": features,
+        "booster": bytes(booster.save_raw(raw_format="json")).decode("utf-8"),
+    }
+
+
+# --------------------------------------------------------------------------- scoring
+
+
+def load_booster(artifact: dict):
+    import xgboost
+
+    booster = xgboost.Booster()
+    booster.load_model(bytearray(artifact["booster"].encode("utf-8")))
+    return booster
+
+
+def predict(artifact: dict, frame: pd.DataFrame, booster=None) -> np.ndarray:
+    """Probabilities of the positive label for the rows of `frame` from a fitted artifact."""
+    kind = artifact["kind"]
+    if kind == BASELINE:
+        cells = rfm_cell(frame)
+        rates = cells.map(artifact["cells"]).astype("float64")
+        return rates.fillna(artifact["default"]).to_numpy(dtype="float64")
+    x = numeric_matrix(frame, artifact["features"])
+    if kind == "logistic_regression":
+        z = (linear_inputs(x).to_numpy() - np.array(artifact["mean"])) / np.array(artifact["scale"])
+        return 1.0 / (1.0 + np.exp(-(z @ np.array(artifact["coef"]) + artifact["intercept"])))
+    if kind == "xgboost":
+        import xgboost
+
+        booster = booster or load_booster(artifact)
+        return booster.predict(xgboost.DMatrix(x.to_numpy(), missing=np.nan)).astype("float64")
+    raise ValueError(f"unknown model kind {kind!r}")
+
+
+def contributions(artifact: dict, frame: pd.DataFrame, booster=None) -> pd.DataFrame:
+    """Per-row, per-feature contributions to the score's log-odds (the reasons).
+
+    XGBoost: exact tree SHAP values (XGBoost's pred_contribs). Logistic
+    regression: coefficient x standardized value (relative to the training
+    mean). Baseline: its two cell features share the cell's log-odds
+    difference from the overall rate.
+    """
+    kind = artifact["kind"]
+    if kind == BASELINE:
+        p = predict(artifact, frame)
+        base = float(np.clip(artifact["default"], 1e-7, 1 - 1e-7))
+        p = np.clip(p, 1e-7, 1 - 1e-7)
+        delta = np.log(p / (1 - p)) - np.log(base / (1 - base))
+        return pd.DataFrame({f: delta / 2 for f in artifact["features"]}, index=frame.index)
+    x = numeric_matrix(frame, artifact["features"])
+    if kind == "logistic_regression":
+        z = (linear_inputs(x).to_numpy() - np.array(artifact["mean"])) / np.array(artifact["scale"])
+        return pd.DataFrame(
+            z * np.array(artifact["coef"]), columns=artifact["features"], index=frame.index
+        )
+    if kind == "xgboost":
+        import xgboost
+
+        booster = booster or load_booster(artifact)
+        shap = booster.predict(xgboost.DMatrix(x.to_numpy(), missing=np.nan), pred_contribs=True)
+        return pd.DataFrame(shap[:, :-1], columns=artifact["features"], index=frame.index)
+    raise ValueError(f"unknown model kind {kind!r}")
+
+
+def feature_importance(artifact: dict, frame: pd.DataFrame, limit: int = 5000) -> list[dict]:
+    """Mean |contribution| per feature on (at most `limit` of) the rows, largest first."""
+    sample = frame.iloc[:limit]
+    mean_abs = contributions(artifact, sample).abs().mean().sort_values(ascending=False)
+    return [{"feature": f, "importance": round(float(v), 6)} for f, v in mean_abs.items()]
+
+
+# --------------------------------------------------------------------------- monitoring reference
+
+
+def reference_bins(values: pd.Series, bins: int = 10) -> dict:
+    """Decile edges of the non-null values and the share of rows in each bin (and null)."""
+    values = pd.to_numeric(values, errors="coerce").astype("float64")
+    present = values.dropna()
+    if present.empty:
+        edges: list[float] = []
+    else:
+        edges = sorted({float(v) for v in np.quantile(present, np.linspace(0, 1, bins + 1)[1:-1])})
+    return {"edges": edges, "shares": bin_shares(values, edges)}
+
+
+def bin_shares(values: pd.Series, edges: list[float]) -> list[float]:
+    """Shares of values in (-inf, e1], (e1, e2]... (e_k, inf), then null: len(edges) + 2 shares."""
+    values = pd.to_numeric(values, errors="coerce").astype("float64")
+    n = len(values)
+    if n == 0:
+        return [0.0] * (len(edges) + 2)
+    present = values.dropna().to_numpy()
+    index = np.searchsorted(np.asarray(edges, dtype="float64"), present, side="left")
+    counts = np.bincount(index, minlength=len(edges) + 1).astype("float64")
+    return [float(c / n) for c in counts] + [float((n - len(present)) / n)]
+
+
+# --------------------------------------------------------------------------- training
+
+
+def fingerprint(
+    train: pd.DataFrame, validation: pd.DataFrame, features: list[str], settings: dict
+) -> str:
+    """Hash of the exact training and validation data, features and settings."""
+    digest = hashlib.sha256()
+    digest.update(
+        json.dumps(
+            {"features": features, "settings": settings}, sort_keys=True, default=str
+        ).encode()
+    )
+    for part in (train, validation):
+        ordered = part.sort_values(["person_id", "as_of_date"])[
+            ["person_id", "as_of_date", "label", *features]
+        ]
+        digest.update(pd.util.hash_pandas_object(ordered, index=False).to_numpy().tobytes())
+    return digest.hexdigest()
+
+
+def fit_candidate(algorithm: str, x: pd.DataFrame, y: np.ndarray, settings: dict) -> dict:
+    if algorithm == "logistic_regression":
+        return fit_logistic(x, y, dict(settings.get("logistic_params") or {}))
+    if algorithm == "xgboost":
+        return fit_xgboost(x, y, dict(settings.get("xgboost_params") or {}))
+    raise ValueError(f"propensity_algorithms: unknown algorithm {algorithm!r}")
+
+
+def current_champion(previous: pd.DataFrame, model_name: str) -> pd.Series | None:
+    """The model's latest promoted version among earlier runs, if any."""
+    if previous is None or previous.empty:
+        return None
+    promoted = previous[(previous["model_name"] == model_name) & previous["promoted_at"].notna()]
+    if promoted.empty:
+        return None
+    return promoted.sort_values(["promoted_at", "model_version"]).iloc[-1]
+
+
+def train_model(
+    model_name: str,
+    frame: pd.DataFrame,
+    features: list[str],
+    settings: dict,
+    previous: pd.DataFrame | None,
+    trained_at: dt.datetime,
+) -> list[dict]:
+    """Train, evaluate and maybe promote every candidate of one model; one row per version.
+
+    Returns [] when this exact training run was already recorded, or when the
+    data cannot support a model (no train or validation rows, a single class).
+    """
+    frame = frame.sort_values(["as_of_date", "person_id"]).reset_index(drop=True)
+    train = frame[frame["split"] == "train"].reset_index(drop=True)
+    validation = frame[frame["split"] == "validation"].reset_index(drop=True)
+    if train["label"].nunique() < 2 or validation["label"].nunique() < 2:
+        warnings.warn(
+            f"{model_name}: not trained, the train or validation rows lack both outcomes "
+            f"({len(train)} train, {len(validation)} validation rows)",
+            stacklevel=2,
+        )
+        return []
+    training_fingerprint = fingerprint(train, validation, features, settings)
+    if (
+        previous is not None
+        and not previous.empty
+        and (
+            (previous["model_name"] == model_name)
+            & (previous["training_fingerprint"] == training_fingerprint)
+        ).any()
+    ):
+        return []
+
+    # A feature with no value in the training rows (no web or e-mail data at all) says nothing.
+    features = [f for f in features if train[f].notna().any()]
+    metric = settings["promotion_metric"]
+    y_train = train["label"].to_numpy(dtype="int64")
+    y_valid = validation["label"].to_numpy(dtype="int64")
+    x_train = numeric_matrix(train, features)
+
+    artifacts = {BASELINE: fit_baseline(train, y_train)}
+    for algorithm in settings["algorithms"]:
+        artifacts[algorithm] = fit_candidate(algorithm, x_train, y_train, settings)
+    figures = {}
+    train_scores = {}
+    for algorithm, artifact in artifacts.items():
+        figures[algorithm] = evaluate(y_valid, predict(artifact, validation))
+        train_scores[algorithm] = predict(artifact, train)
+    baseline = figures[BASELINE]
+
+    champion = current_champion(previous, model_name)
+    champion_figure = None
+    if champion is not None:
+        champion_artifact = json.loads(champion["artifact"])
+        if all(f in validation.columns for f in champion_artifact["features"]):
+            champion_figure = evaluate(y_valid, predict(champion_artifact, validation))[metric]
+
+    candidates = [
+        a for a in settings["algorithms"] if is_better(metric, figures[a][metric], baseline[metric])
+    ]
+    best = None
+    if candidates:
+        best = candidates[0]
+        for algorithm in candidates[1:]:
+            if is_better(metric, figures[algorithm][metric], figures[best][metric]):
+                best = algorithm
+    promoted, reason = None, "did not beat the baseline"
+    if best is not None and (
+        champion_figure is None or not is_better(metric, champion_figure, figures[best][metric])
+    ):
+        promoted, reason = best, f"best {metric} on the validation rows, above the baseline"
+    elif best is not None:
+        reason = f"the current champion has a better {metric} on the same validation rows"
+    elif champion is None:
+        promoted, reason = BASELINE, "no candidate beat the baseline and there was no champion"
+
+    suffix = training_fingerprint[:12]
+    rows = []
+    for algorithm, artifact in artifacts.items():
+        params = {
+            BASELINE: {},
+            "logistic_regression": settings["logistic_params"],
+            "xgboost": settings["xgboost_params"],
+        }[algorithm]
+        artifact = dict(artifact)
+        artifact["reference"] = {
+            "features": {f: reference_bins(x_train[f], settings["psi_bins"]) for f in features},
+            "score": reference_bins(pd.Series(train_scores[algorithm]), settings["psi_bins"]),
+        }
+        fig = figures[algorithm]
+        is_promoted = algorithm == promoted
+        rows.append(
+            {
+                "model_version": f"{model_name}-{algorithm}-{suffix}",
+                "model_name": model_name,
+                "algorithm": algorithm,
+                "trained_at": trained_at,
+                "training_fingerprint": training_fingerprint,
+                "train_from_date": train["as_of_date"].min(),
+                "train_to_date": train["as_of_date"].max(),
+                "validation_date": validation["as_of_date"].max(),
+                "train_rows": len(train),
+                "train_positives": int(y_train.sum()),
+                "validation_rows": len(validation),
+                "validation_positives": int(y_valid.sum()),
+                "features": json.dumps(artifact["features"]),
+                "parameters": json.dumps(params, sort_keys=True),
+                "roc_auc": fig["roc_auc"],
+                "pr_auc": fig["pr_auc"],
+                "brier": fig["brier"],
+                "log_loss": fig["log_loss"],
+                "lift_by_decile": json.dumps(fig["lift_by_decile"]),
+                "calibration": json.dumps(fig["calibration"]),
+                "feature_importance": json.dumps(feature_importance(artifact, validation)),
+                "baseline_roc_auc": baseline["roc_auc"],
+                "baseline_pr_auc": baseline["pr_auc"],
+                "baseline_brier": baseline["brier"],
+                "baseline_log_loss": baseline["log_loss"],
+                "baseline_lift_by_decile": json.dumps(baseline["lift_by_decile"]),
+                "champion_version": None if champion is None else champion["model_version"],
+                "champion_roc_auc": None
+                if champion is None or champion_figure is None or metric != "roc_auc"
+                else champion_figure,
+                "is_promoted": is_promoted,
+                "promoted_at": trained_at if is_promoted else None,
+                "promotion_reason": reason
+                if algorithm != BASELINE or is_promoted
+                else "the baseline",
+                "registry_model_name": None,
+                "artifact": json.dumps(artifact),
+            }
+        )
+    return rows
+
+
+TIMESTAMP_COLUMNS = ("trained_at", "promoted_at")
+DATE_COLUMNS = ("train_from_date", "train_to_date", "validation_date")
+INTEGER_COLUMNS = ("train_rows", "train_positives", "validation_rows", "validation_positives")
+FLOAT_COLUMNS = (
+    "roc_auc",
+    "pr_auc",
+    "brier",
+    "log_loss",
+    "baseline_roc_auc",
+    "baseline_pr_auc",
+    "baseline_brier",
+    "baseline_log_loss",
+    "champion_roc_auc",
+)
+
+
+def typed(frame: pd.DataFrame) -> pd.DataFrame:
+    """The output columns with fixed types, whatever the rows (none, all-null columns)."""
+    out = frame.reindex(columns=OUTPUT_COLUMNS).copy()
+    for c in OUTPUT_COLUMNS:
+        if c in TIMESTAMP_COLUMNS or c in DATE_COLUMNS:
+            # dates travel as midnight timestamps (dim_model_versions casts them back)
+            out[c] = pd.to_datetime(out[c]).astype("datetime64[us]")
+        elif c in INTEGER_COLUMNS:
+            out[c] = out[c].astype("int64")
+        elif c in FLOAT_COLUMNS:
+            out[c] = out[c].astype("float64")
+        elif c == "is_promoted":
+            out[c] = out[c].astype("bool")
+        else:
+            out[c] = out[c].astype("string")
+    return out
+
+
+def train_all(
+    training: pd.DataFrame,
+    features: list[str],
+    settings: dict,
+    previous: pd.DataFrame | None,
+    trained_at: dt.datetime,
+) -> pd.DataFrame:
+    """Versions of every model in `training` (model_name column)."""
+    rows = []
+    for model_name in sorted(training["model_name"].unique()):
+        frame = training[training["model_name"] == model_name]
+        rows.extend(train_model(model_name, frame, features, settings, previous, trained_at))
+    return typed(pd.DataFrame(rows, columns=OUTPUT_COLUMNS))
+
+
+def log_to_registry(session, versions: pd.DataFrame, database: str, schema: str) -> pd.DataFrame:
+    """Log each promoted XGBoost/logistic version in the Snowflake Model Registry (Snowflake only).
+
+    The registry gets the fitted model re-created from its artifact (an
+    XGBoost booster or a scikit-learn LogisticRegression) with its
+    validation metrics; the warehouse table keeps the artifact too, so
+    scoring reads one place on every engine.
+    """
+    from snowflake.ml.registry import Registry
+
+    registry = Registry(session=session, database_name=database, schema_name=schema)
+    for index, row in versions[versions["is_promoted"]].iterrows():
+        artifact = json.loads(row["artifact"])
+        if artifact["kind"] != "xgboost":
+            continue
+        sample = pd.DataFrame([[0.0] * len(artifact["features"])], columns=artifact["features"])
+        name = f"propensity_{row['model_name']}"
+        registry.log_model(
+            load_booster(artifact),
+            model_name=name,
+            version_name=row["model_version"].replace("-", "_"),
+            sample_input_data=sample,
+            metrics={k: float(row[k]) for k in ("roc_auc", "pr_auc", "brier", "log_loss")},
+            comment=row["promotion_reason"],
+        )
+        versions.loc[index, "registry_model_name"] = name
+    return versions
+
+
+def model(dbt, session):
+    algorithms = dbt.config.meta_get("propensity_algorithms")
+    xgboost_params = dbt.config.meta_get("propensity_xgboost_params")
+    logistic_params = dbt.config.meta_get("propensity_logistic_params")
+    promotion_metric = dbt.config.meta_get("propensity_promotion_metric")
+    excluded = dbt.config.meta_get("propensity_excluded_features")
+    psi_bins = dbt.config.meta_get("propensity_psi_bins")
+    settings = {
+        "algorithms": list(algorithms or ALGORITHMS),
+        "xgboost_params": dict(xgboost_params or {}),
+        "logistic_params": dict(logistic_params or {}),
+        "promotion_metric": str(promotion_metric or "roc_auc"),
+        "psi_bins": int(psi_bins or 10),
+    }
+    catalog = to_pandas(dbt.ref("int_customers__feature_catalog")).sort_values("feature_number")
+    features = [f for f in catalog["feature_name"] if f not in set(excluded or [])]
+    training = to_pandas(dbt.ref("int_propensity__training_set"))
+    # Earlier versions: the champion to beat, and fingerprints already trained.
+    previous = to_pandas(session.sql(f"select * from {dbt.this}")) if dbt.is_incremental else None
+    trained_at = dt.datetime.now(dt.UTC).replace(tzinfo=None, microsecond=0)
+    versions = train_all(training, features, settings, previous, trained_at)
+    if session is not None and hasattr(session, "create_dataframe") and len(versions):
+        versions = log_to_registry(session, versions, dbt.this.database, dbt.this.schema)
+    return for_warehouse(versions, session)

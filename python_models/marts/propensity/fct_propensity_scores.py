@@ -1,0 +1,300 @@
+"""Propensity scores of every person at the scoring date, from the promoted model versions.
+
+One row per person and model (purchase for everyone; churn for the people in
+its population, see int_propensity__examples). Nothing is trained here: each
+model's champion (its latest promoted version in int_propensity__model_versions)
+is rebuilt from its JSON artifact and applied to int_customers__features, so
+the same version and data always give the same scores.
+
+- score: the probability of the model's outcome.
+- decile: 1 = the tenth of the model's scored people with the highest scores.
+- score_percentile: the share of the model's scored people with a score at
+  most this one (ties share the average), in (0, 1].
+- tier: from config meta `propensity_tiers`, per model: `basis` (score or
+  percentile) and `tiers` {name: threshold}; a person gets the first tier,
+  from the highest threshold down, whose threshold their value exceeds; the
+  lowest tier takes everyone else.
+- reason_1..3 and reasons: the features that push this person's score up the
+  most, from per-person contributions to the log-odds (exact tree SHAP values
+  for XGBoost, coefficient x standardized value for the logistic regression).
+
+The model functions (predict, contributions) are the training model's;
+dbt Python models cannot import each other on Snowflake, so they are kept in
+int_propensity__model_versions.py and loaded from its artifact here by the
+same small code (see `predict` below; keep the two in step).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+
+import numpy as np
+import pandas as pd
+
+BASELINE = "rfm_baseline"
+RECENCY_CAP = {"days_since_": 730.0, "hours_since_": 17520.0}
+REASONS = 3
+BATCH_ROWS = 100_000
+OUTPUT_COLUMNS = [
+    "person_id",
+    "model_name",
+    "score",
+    "decile",
+    "score_percentile",
+    "tier",
+    "model_version",
+    "algorithm",
+    "reason_1",
+    "reason_2",
+    "reason_3",
+    "reasons",
+    "as_of_date",
+    "scored_at",
+]
+
+
+def to_pandas(relation, columns: list[str] | None = None) -> pd.DataFrame:
+    """A DuckDB relation or a Snowpark DataFrame as pandas, columns lower-cased.
+
+    `columns` (unquoted names) are selected in the warehouse when the relation
+    can (DuckDB, Snowpark), so only they travel; in pandas otherwise.
+    """
+    if columns and hasattr(relation, "select"):
+        relation = relation.select(*columns)
+    frame = relation.to_pandas() if hasattr(relation, "to_pandas") else relation.df()
+    frame.columns = [str(c).lower() for c in frame.columns]
+    return frame[columns] if columns else frame
+
+
+def for_warehouse(frame: pd.DataFrame, session) -> pd.DataFrame:
+    """Column names as the warehouse folds unquoted ones: upper case on Snowflake.
+
+    A pandas frame returned to Snowpark keeps its names as quoted identifiers,
+    so lower-case names would be unreachable from unquoted SQL downstream.
+    """
+    if session is not None and hasattr(session, "create_dataframe"):
+        frame = frame.rename(columns=str.upper)
+    return frame
+
+
+# --------------------------------------------------------------------------- the fitted models
+# (as in int_propensity__model_versions.py)
+
+
+def recency_cap(feature: str) -> float | None:
+    for prefix, cap in RECENCY_CAP.items():
+        if feature.startswith(prefix):
+            return cap
+    return None
+
+
+def numeric_matrix(frame: pd.DataFrame, features: list[str]) -> pd.DataFrame:
+    return frame.reindex(columns=features).apply(pd.to_numeric, errors="coerce").astype("float64")
+
+
+def linear_inputs(x: pd.DataFrame) -> pd.DataFrame:
+    out = x.copy()
+    for feature in out.columns:
+        cap = recency_cap(feature)
+        if cap is not None:
+            out[feature] = out[feature].fillna(cap).clip(upper=cap)
+        else:
+            out[feature] = out[feature].fillna(0.0)
+    return np.sign(out) * np.log1p(out.abs())
+
+
+def rfm_cell(x: pd.DataFrame) -> pd.Series:
+    r = x.get("recency_score")
+    f = x.get("frequency_score")
+    if r is None or f is None:
+        return pd.Series("none", index=x.index)
+    cell = r.fillna(0).astype("int64").astype(str) + "-" + f.fillna(0).astype("int64").astype(str)
+    return cell.where(r.notna() & f.notna(), "none")
+
+
+def load_booster(artifact: dict):
+    import xgboost
+
+    booster = xgboost.Booster()
+    booster.load_model(bytearray(artifact["booster"].encode("utf-8")))
+    return booster
+
+
+def predict(artifact: dict, frame: pd.DataFrame, booster=None) -> np.ndarray:
+    """Probabilities of the positive label from a fitted artifact."""
+    kind = artifact["kind"]
+    if kind == BASELINE:
+        rates = rfm_cell(frame).map(artifact["cells"]).astype("float64")
+        return rates.fillna(artifact["default"]).to_numpy(dtype="float64")
+    x = numeric_matrix(frame, artifact["features"])
+    if kind == "logistic_regression":
+        z = (linear_inputs(x).to_numpy() - np.array(artifact["mean"])) / np.array(artifact["scale"])
+        return 1.0 / (1.0 + np.exp(-(z @ np.array(artifact["coef"]) + artifact["intercept"])))
+    if kind == "xgboost":
+        import xgboost
+
+        booster = booster or load_booster(artifact)
+        return booster.predict(xgboost.DMatrix(x.to_numpy(), missing=np.nan)).astype("float64")
+    raise ValueError(f"unknown model kind {kind!r}")
+
+
+def contributions(artifact: dict, frame: pd.DataFrame, booster=None) -> pd.DataFrame:
+    """Per-row, per-feature contributions to the score's log-odds."""
+    kind = artifact["kind"]
+    if kind == BASELINE:
+        p = np.clip(predict(artifact, frame), 1e-7, 1 - 1e-7)
+        base = float(np.clip(artifact["default"], 1e-7, 1 - 1e-7))
+        delta = np.log(p / (1 - p)) - np.log(base / (1 - base))
+        return pd.DataFrame({f: delta / 2 for f in artifact["features"]}, index=frame.index)
+    x = numeric_matrix(frame, artifact["features"])
+    if kind == "logistic_regression":
+        z = (linear_inputs(x).to_numpy() - np.array(artifact["mean"])) / np.array(artifact["scale"])
+        return pd.DataFrame(
+            z * np.array(artifact["coef"]), columns=artifact["features"], index=frame.index
+        )
+    if kind == "xgboost":
+        import xgboost
+
+        booster = booster or load_booster(artifact)
+        shap = booster.predict(xgboost.DMatrix(x.to_numpy(), missing=np.nan), pred_contribs=True)
+        return pd.DataFrame(shap[:, :-1], columns=artifact["features"], index=frame.index)
+    raise ValueError(f"unknown model kind {kind!r}")
+
+
+# --------------------------------------------------------------------------- scoring
+
+
+def champions(versions: pd.DataFrame) -> pd.DataFrame:
+    """Each model's latest promoted version."""
+    promoted = versions[versions["promoted_at"].notna()]
+    promoted = promoted.sort_values(["model_name", "promoted_at", "model_version"])
+    return promoted.groupby("model_name", as_index=False).tail(1).reset_index(drop=True)
+
+
+def deciles(scores: np.ndarray, keys: np.ndarray) -> np.ndarray:
+    """1 for the highest tenth of scores ... 10 for the lowest; ties broken by key."""
+    n = len(scores)
+    order = np.lexsort((keys, -scores))
+    out = np.empty(n, dtype="int64")
+    out[order] = 1 + (np.arange(n) * 10) // max(n, 1)
+    return out
+
+
+def tiers(values: np.ndarray, thresholds: dict) -> np.ndarray:
+    """The first tier from the highest threshold down that the value exceeds; else the lowest."""
+    ordered = sorted(thresholds.items(), key=lambda item: float(item[1]), reverse=True)
+    if not ordered:
+        raise ValueError("propensity_tiers: a model needs at least one tier")
+    out = np.full(len(values), ordered[-1][0], dtype=object)
+    for name, threshold in reversed(ordered[:-1]):
+        out[values > float(threshold)] = name
+    return out
+
+
+def format_value(value) -> float | None:
+    return None if value is None or not np.isfinite(value) else round(float(value), 4)
+
+
+def top_reasons(
+    contrib: pd.DataFrame, values: pd.DataFrame, count: int = REASONS
+) -> list[list[dict]]:
+    """Per row, the `count` features with the largest positive contributions (value, contribution)."""
+    names = np.array(contrib.columns)
+    c = contrib.to_numpy()
+    v = values.reindex(columns=names).to_numpy(dtype="float64")
+    order = np.argsort(-c, axis=1, kind="stable")[:, :count]
+    out = []
+    for row in range(len(c)):
+        out.append(
+            [
+                {
+                    "feature": str(names[j]),
+                    "value": format_value(v[row, j]),
+                    "contribution": round(float(c[row, j]), 4),
+                }
+                for j in order[row]
+                if c[row, j] > 0
+            ]
+        )
+    return out
+
+
+def score_model(champion: pd.Series, people: pd.DataFrame, tier_settings: dict) -> pd.DataFrame:
+    """Scores, deciles, tiers and reasons of one model's population."""
+    artifact = json.loads(champion["artifact"])
+    booster = load_booster(artifact) if artifact["kind"] == "xgboost" else None
+    people = people.sort_values("person_id").reset_index(drop=True)
+    scores, reasons = [], []
+    for start in range(0, len(people), BATCH_ROWS):
+        batch = people.iloc[start : start + BATCH_ROWS]
+        scores.append(predict(artifact, batch, booster))
+        contrib = contributions(artifact, batch, booster)
+        reasons.extend(top_reasons(contrib, numeric_matrix(batch, list(contrib.columns))))
+    score = np.concatenate(scores) if scores else np.array([], dtype="float64")
+    percentile = pd.Series(score).rank(pct=True, method="average").to_numpy(dtype="float64")
+    setting = tier_settings.get(champion["model_name"]) or {}
+    basis = setting.get("basis", "score")
+    if basis not in ("score", "percentile"):
+        raise ValueError(f"propensity_tiers: basis must be score or percentile, not {basis!r}")
+    tier_values = percentile if basis == "percentile" else score
+    out = pd.DataFrame(
+        {
+            "person_id": people["person_id"].astype("string"),
+            "model_name": champion["model_name"],
+            "score": score,
+            "decile": deciles(score, people["person_id"].to_numpy(dtype=str)),
+            "score_percentile": percentile,
+            "tier": tiers(tier_values, setting.get("tiers") or {"all": 0.0}),
+            "model_version": champion["model_version"],
+            "algorithm": champion["algorithm"],
+            "as_of_date": people["as_of_date"],
+        }
+    )
+    for i in range(REASONS):
+        out[f"reason_{i + 1}"] = [r[i]["feature"] if len(r) > i else None for r in reasons]
+    out["reasons"] = [json.dumps(r) for r in reasons]
+    return out
+
+
+def typed(frame: pd.DataFrame) -> pd.DataFrame:
+    out = frame.reindex(columns=OUTPUT_COLUMNS).copy()
+    for c in ("score", "score_percentile"):
+        out[c] = out[c].astype("float64")
+    out["decile"] = out["decile"].astype("int64")
+    out["as_of_date"] = pd.to_datetime(out["as_of_date"]).astype("datetime64[us]")
+    out["scored_at"] = pd.to_datetime(out["scored_at"]).astype("datetime64[us]")
+    for c in OUTPUT_COLUMNS:
+        if c not in ("score", "score_percentile", "decile", "as_of_date", "scored_at"):
+            out[c] = out[c].astype("string")
+    return out
+
+
+def score_all(
+    versions: pd.DataFrame,
+    features: pd.DataFrame,
+    population: pd.DataFrame,
+    tier_settings: dict,
+    scored_at: dt.datetime,
+) -> pd.DataFrame:
+    """Scores of every (person, model) in `population` by the model's champion."""
+    parts = []
+    for _, champion in champions(versions).iterrows():
+        members = population.loc[population["model_name"] == champion["model_name"], ["person_id"]]
+        people = features.merge(members, on="person_id", how="inner")
+        parts.append(score_model(champion, people, tier_settings))
+    out = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=OUTPUT_COLUMNS)
+    out["scored_at"] = scored_at
+    return typed(out)
+
+
+def model(dbt, session):
+    tier_settings = dbt.config.meta_get("propensity_tiers")
+    versions = to_pandas(dbt.ref("int_propensity__model_versions"))
+    population = to_pandas(
+        dbt.ref("int_propensity__examples").filter("split = 'scoring'"), ["model_name", "person_id"]
+    )
+    features = to_pandas(dbt.ref("int_customers__features"))
+    scored_at = dt.datetime.now(dt.UTC).replace(tzinfo=None, microsecond=0)
+    scores = score_all(versions, features, population, dict(tier_settings or {}), scored_at)
+    return for_warehouse(scores, session)
