@@ -170,6 +170,7 @@ def print_warehouse_summary() -> None:
         print_reconciliation(con)
         print_identity(con)
         print_customers(con)
+        print_models(con)
 
 
 def _has_table(con, schema: str, table: str) -> bool:
@@ -210,6 +211,33 @@ def print_customers(con) -> None:
             print(f"\nlearned clusters (k = {len(rows)}, silhouette {rows[0][2]:.3f})")
             for label, members, _ in rows:
                 print(f"  {label:<32}{members:>10,}")
+
+
+def print_models(con) -> None:
+    """Champion propensity models, their tiers, and the customer-value totals."""
+    if not _has_table(con, "marts", "dim_model_versions"):
+        return
+    print("\npropensity champions (ROC-AUC on the validation date; recency x frequency baseline)")
+    for name, version, auc, base, rows in con.execute(
+        "select model_name, model_version, roc_auc, baseline_roc_auc, validation_rows "
+        "from marts.dim_model_versions where is_champion order by 1"
+    ).fetchall():
+        print(f"  {name:<10}{version:<40}{auc:>8.4f}{base:>8.4f}  ({rows:,} validation rows)")
+    if _has_table(con, "marts", "fct_propensity_scores"):
+        for name, tier, n, mean in con.execute(
+            "select model_name, tier, count(*), avg(score) from marts.fct_propensity_scores "
+            "group by 1, 2 order by 1, 4 desc"
+        ).fetchall():
+            print(f"  {name:<10}{tier:<10}{n:>10,}  mean score {mean:.3f}")
+    if _has_table(con, "marts", "fct_customer_value"):
+        orders, revenue, flagged = con.execute(
+            "select sum(expected_orders_365d), sum(expected_revenue_365d), "
+            "count(*) filter (where has_insufficient_history) from marts.fct_customer_value"
+        ).fetchone()
+        print(
+            f"\ncustomer value, next 365 days: {orders:,.0f} orders, revenue {revenue:,.0f} "
+            f"({flagged:,} persons with insufficient history get population figures)"
+        )
 
 
 def run_analysis(name: str, target: str = "dev") -> list[tuple[list[str], list[tuple]]]:

@@ -23,6 +23,8 @@ def test_sql_models_build_on_snowflake_target(tmp_path: Path) -> None:
         k: v
         for k, v in result.statuses.items()
         if v not in ("success", "pass", "success (emulated)")
+        # data drift warns by design (PSI above 0.1 on a tiny world)
+        and not (v == "warn" and "rpt_model_monitoring_psi_below_warn" in k)
     }
     assert not not_passing, not_passing
     assert not result.parse_errors, result.parse_errors
@@ -32,7 +34,15 @@ def test_sql_models_build_on_snowflake_target(tmp_path: Path) -> None:
     models = [n for n in result.statuses if n.startswith("model.")]
     assert len(models) >= 45
     assert result.statuses["model.mailroom.int_identity__match_parameters"] == "success (emulated)"
-    assert result.statuses["model.mailroom.fct_customer_clusters"] == "success (emulated)"
+    for emulated in (
+        "fct_customer_clusters",
+        "int_propensity__model_versions",
+        "fct_propensity_scores",
+        "fct_customer_value",
+        "rpt_model_monitoring",
+    ):
+        assert result.statuses[f"model.mailroom.{emulated}"] == "success (emulated)", emulated
+    assert result.statuses["model.mailroom.dim_model_versions"] == "success"
     for built in ("model.mailroom.dim_customers", "snapshot.mailroom.segment_history"):
         assert result.statuses[built] == "success", built
     assert result.statuses["model.mailroom.fct_segment_transitions"] == "success"

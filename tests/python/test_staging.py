@@ -31,8 +31,17 @@ EXPECTED_REASON = {
 }
 
 
+# Data drift warns by design (rpt_model_monitoring: PSI above 0.1); nothing else may.
+EXPECTED_WARNINGS = ("test.mailroom.rpt_model_monitoring_psi_below_warn_threshold",)
+
+
 def test_build_succeeds(built_world) -> None:
-    failed = [n for n in built_world.build.nodes if n.status not in ("success", "pass")]
+    failed = [
+        n
+        for n in built_world.build.nodes
+        if n.status not in ("success", "pass")
+        and not (n.status == "warn" and n.unique_id.startswith(EXPECTED_WARNINGS))
+    ]
     assert built_world.build.success, failed
     assert not failed
 
