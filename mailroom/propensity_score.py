@@ -15,12 +15,14 @@ Figures, on the same rows for every score:
   scores higher; never-buyers lowest).
 - per true person: the scores of the persons a true person was split into
   combined as the chance that any of them buys (1 - prod(1 - p)).
-- feature ceiling: the ROC-AUC of a gradient-boosted model fitted, by 3-fold
-  cross-validation, on the truth labels themselves with the same point-in-time
-  features at the scoring date. No model trained on the warehouse's own
-  history can expect to beat it: it says how much of the oracle's edge the
-  warehouse's data can reveal at all (the oracle knows each person's latent
-  purchase rate and whether they are still "alive").
+- feature ceilings: the ROC-AUC of gradient-boosted models fitted, by 3-fold
+  cross-validation, on the truth of the scoring date itself with the same
+  point-in-time features: one on the outcomes (who bought), one on the true
+  probabilities (a noise-free target no real model ever has). No model
+  trained on the warehouse's own history can expect to beat them: they say
+  how much of the oracle's edge the warehouse's data can reveal at all (the
+  oracle knows each person's latent purchase rate and whether they are still
+  "alive").
 - churn: ROC-AUC of the churn score against `churned_next_90d` among the
   people the churn model scores, next to the recency baseline.
 """
@@ -48,6 +50,7 @@ class PropensityScore:
     model_roc_auc_true_people: float
     oracle_roc_auc_true_people: float
     feature_ceiling_roc_auc: float
+    probability_ceiling_roc_auc: float
     churn_persons: int
     churn_roc_auc: float
     churn_recency_roc_auc: float
@@ -76,24 +79,30 @@ def _auc(y, p) -> float:
 
 
 def feature_ceiling(
-    features: pd.DataFrame, names: list[str], label: pd.Series, seed: int = 0
+    features: pd.DataFrame,
+    names: list[str],
+    label: pd.Series,
+    target: pd.Series | None = None,
+    seed: int = 0,
 ) -> float:
-    """ROC-AUC of 3-fold cross-validated XGBoost fitted on the truth labels (an upper bound)."""
+    """ROC-AUC against `label` of 3-fold cross-validated XGBoost fitted on the truth (an upper bound).
+
+    Fitted on the labels themselves, or, with `target`, regressed on it (the
+    true probability).
+    """
     import xgboost
     from sklearn.model_selection import StratifiedKFold, cross_val_predict
 
     x = features[names].apply(pd.to_numeric, errors="coerce").to_numpy(dtype="float64")
     y = label.to_numpy(dtype="int64")
-    model = xgboost.XGBClassifier(
-        n_estimators=300,
-        max_depth=4,
-        learning_rate=0.05,
-        subsample=0.8,
-        n_jobs=2,
-        random_state=seed,
-    )
-    folds = StratifiedKFold(3, shuffle=True, random_state=seed)
-    p = cross_val_predict(model, x, y, cv=folds, method="predict_proba")[:, 1]
+    params = {"n_estimators": 300, "max_depth": 4, "learning_rate": 0.05, "subsample": 0.8}
+    folds = list(StratifiedKFold(3, shuffle=True, random_state=seed).split(x, y))
+    if target is None:
+        model = xgboost.XGBClassifier(**params, n_jobs=2, random_state=seed)
+        p = cross_val_predict(model, x, y, cv=folds, method="predict_proba")[:, 1]
+    else:
+        model = xgboost.XGBRegressor(**params, n_jobs=2, random_state=seed)
+        p = cross_val_predict(model, x, target.to_numpy(dtype="float64"), cv=folds)
     return _auc(y, p)
 
 
@@ -147,6 +156,9 @@ def score_propensity(con: duckdb.DuckDBPyConnection, truth_dir: Path) -> Propens
         model_roc_auc_true_people=_auc(combined["y"].astype(int), combined["p_any"]),
         oracle_roc_auc_true_people=_auc(combined["y"].astype(int), combined["oracle"]),
         feature_ceiling_roc_auc=feature_ceiling(purchase, names, y),
+        probability_ceiling_roc_auc=feature_ceiling(
+            purchase, names, y, target=purchase["purchase_probability_next_30d"]
+        ),
         churn_persons=len(churn),
         churn_roc_auc=_auc(churn_y, churn["score"]),
         churn_recency_roc_auc=_auc(churn_y, churn_recency),
@@ -175,8 +187,10 @@ def markdown(score: PropensityScore, heading: str) -> str:
             f"| {s.model_roc_auc_true_people:.4f} | {s.oracle_roc_auc_true_people:.4f} "
             f"| {s.model_roc_auc_true_people / s.oracle_roc_auc_true_people:.3f} |",
             f"| recency baseline (per person) | {s.persons:,} | {s.recency_roc_auc:.4f} | | |",
-            f"| feature ceiling (fitted on the truth, 3-fold CV) | {s.persons:,} "
+            f"| feature ceiling (fitted on the true outcomes, 3-fold CV) | {s.persons:,} "
             f"| {s.feature_ceiling_roc_auc:.4f} | | {s.feature_ceiling_roc_auc / s.oracle_roc_auc:.3f} |",
+            f"| feature ceiling (fitted on the true probabilities, 3-fold CV) | {s.persons:,} "
+            f"| {s.probability_ceiling_roc_auc:.4f} | | {s.probability_ceiling_roc_auc / s.oracle_roc_auc:.3f} |",
             "",
             f"Churn model `{s.churn_version}` ({s.churn_persons:,} persons with an order in the year): "
             f"ROC-AUC {s.churn_roc_auc:.4f} against no purchase in the next 90 days "

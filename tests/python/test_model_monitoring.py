@@ -106,6 +106,9 @@ def champion_row(reference: dict, model_name: str = "purchase") -> dict:
         "train_rows": 4,
         "roc_auc": 0.8,
         "artifact": json.dumps({"kind": "xgboost", "reference": reference}),
+        "feature_importance": json.dumps(
+            [{"feature": "gone", "importance": 0.3}, {"feature": "tenure_days", "importance": 0.2}]
+        ),
     }
 
 
@@ -155,6 +158,13 @@ def test_population_stability_rows(monitoring) -> None:
     # a feature missing today counts as all null
     assert rows["gone"]["status"] == "fail" and "missing" in rows["gone"]["note"]
     assert rows["score"]["current_rows"] == 4 and rows["score"]["reference_rows"] == 4
+    # a feature outside the model's most important ones warns at most
+    settings["fail_top_features"] = 0
+    unimportant = monitoring.population_stability(
+        pd.Series(champion_row(reference)), scores, features, settings
+    )
+    gone = next(r for r in unimportant if r["subject"] == "gone")
+    assert gone["status"] == "warn" and "most important" in gone["note"]
 
 
 # --------------------------------------------------------------------------- realized ROC-AUC

@@ -48,6 +48,7 @@ SETTINGS = {
     "promotion_metric": "roc_auc",
     "psi_bins": 10,
 }
+SCORING = pd.Timestamp("2026-04-01")
 FEATURES = ["days_since_last_order", "visits_90d", "recency_score", "frequency_score", "noise"]
 
 
@@ -79,7 +80,9 @@ def synthetic(rows: int = 3000, seed: int = 0) -> pd.DataFrame:
 
 @pytest.fixture(scope="module")
 def trained(training):
-    return training.train_all(synthetic(), FEATURES, SETTINGS, None, dt.datetime(2026, 3, 2))
+    return training.train_all(
+        synthetic(), FEATURES, SETTINGS, None, dt.datetime(2026, 3, 2), SCORING
+    )
 
 
 # --------------------------------------------------------------------------- units
@@ -106,11 +109,13 @@ def test_every_candidate_is_recorded_with_figures_and_one_is_promoted(trained) -
 
 
 def test_the_same_data_and_settings_train_nothing_new(training, trained) -> None:
-    again = training.train_all(synthetic(), FEATURES, SETTINGS, trained, dt.datetime(2026, 3, 3))
+    again = training.train_all(
+        synthetic(), FEATURES, SETTINGS, trained, dt.datetime(2026, 3, 3), SCORING
+    )
     assert again.empty
     changed = synthetic(seed=1)
     assert not training.train_all(
-        changed, FEATURES, SETTINGS, trained, dt.datetime(2026, 3, 3)
+        changed, FEATURES, SETTINGS, trained, dt.datetime(2026, 3, 3), SCORING
     ).empty
 
 
@@ -122,7 +127,7 @@ def test_a_better_champion_keeps_its_place(training, trained) -> None:
         {"kind": "rfm_baseline", "features": [], "cells": {}, "default": 0.5}
     )
     cheat["model_version"] = "purchase-cheat"
-    out = training.train_all(frame, FEATURES, SETTINGS, cheat, dt.datetime(2026, 3, 4))
+    out = training.train_all(frame, FEATURES, SETTINGS, cheat, dt.datetime(2026, 3, 4), SCORING)
     # A constant champion (ROC-AUC 0.5) is beaten...
     assert out["is_promoted"].sum() == 1
     assert (out["champion_version"] == "purchase-cheat").all()
@@ -140,7 +145,7 @@ def test_a_better_champion_keeps_its_place(training, trained) -> None:
             "intercept": -5.0,
         }
     )
-    out = training.train_all(frame, FEATURES, SETTINGS, perfect, dt.datetime(2026, 3, 5))
+    out = training.train_all(frame, FEATURES, SETTINGS, perfect, dt.datetime(2026, 3, 5), SCORING)
     assert out["champion_roc_auc"].iloc[0] == pytest.approx(1.0)
     assert not out["is_promoted"].any()
     assert out["promotion_reason"].str.contains("champion").any()
@@ -188,10 +193,38 @@ def test_deciles_tiers_and_reasons(scoring) -> None:
     assert [r["feature"] for r in reasons[1]] == ["c"]
 
 
+def test_a_version_trained_for_a_later_date_never_scores_an_earlier_one(scoring, trained) -> None:
+    later = trained.copy()
+    later["model_version"] = later["model_version"] + "-later"
+    later["data_as_of_date"] = pd.Timestamp("2026-06-01")
+    later["promoted_at"] = pd.Timestamp("2026-06-02")
+    versions = pd.concat([trained, later], ignore_index=True)
+    # a backfill at the original date keeps the version whose data ended by then...
+    (backfill,) = scoring.champions(versions, SCORING)["model_version"]
+    assert not backfill.endswith("-later")
+    # ...and a later date gets the later one
+    (today,) = scoring.champions(versions, pd.Timestamp("2026-06-30"))["model_version"]
+    assert today.endswith("-later")
+
+
+def test_scoring_refuses_a_champion_whose_features_are_gone(scoring, trained) -> None:
+    champion = trained[trained["is_promoted"]].iloc[0]
+    people = synthetic(50).drop(columns=["visits_90d"])
+    with pytest.raises(ValueError, match="no longer exist: visits_90d"):
+        scoring.score_model(champion, people, {})
+
+
+def test_tied_scores_do_not_depend_on_row_order(training) -> None:
+    y = np.array([1, 0, 0, 0, 1, 0, 0, 0, 0, 0] * 10)
+    constant = np.full(len(y), 0.2)
+    assert training.lift_by_decile(y, constant) == [1.0] * 10
+    assert {b["observed_rate"] for b in training.calibration_bins(y, constant)} == {0.2}
+
+
 def test_a_feature_without_any_value_is_left_out(training) -> None:
     frame = synthetic(seed=5)
     frame["visits_90d"] = np.nan  # no web data at all
-    out = training.train_all(frame, FEATURES, SETTINGS, None, dt.datetime(2026, 3, 6))
+    out = training.train_all(frame, FEATURES, SETTINGS, None, dt.datetime(2026, 3, 6), SCORING)
     assert len(out) == 3
     assert all("visits_90d" not in json.loads(f) for f in out["features"])
 
@@ -219,6 +252,10 @@ def test_no_label_window_overlaps_the_features_it_is_judged_against(built_world)
     # training labels end before the validation rows' features; validation labels by scoring
     assert (end[train] <= validation_cutoff[train]).all()
     assert (end[validation] <= scoring_cutoff[validation]).all()
+    # and training labels know only what the validation date knew (late refunds, late loads)
+    cutoff = pd.to_datetime(examples["label_cutoff_at"])
+    assert (cutoff[train] == validation_cutoff[train]).all()
+    assert (cutoff[~train] == scoring_cutoff[~train]).all()
     assert (
         examples.loc[examples["split"].isin(["train", "validation", "excluded"]), "label"]
         .notna()
@@ -294,7 +331,12 @@ def test_a_transactions_only_world_still_trains_and_scores(tmp_path: Path) -> No
         with duckdb.connect(str(warehouse)) as con:
             for table in ("web_events", "esp_email_events", "esp_subscribers", "esp_campaigns"):
                 con.execute(f"delete from raw.{table}")
-        result = runner.dbt_build(target="ci")
+        # the models and what they need, with the tests of those nodes
+        result = runner.dbt_build(
+            select="+fct_propensity_scores +dim_model_versions",
+            target="ci",
+            indirect_selection="cautious",
+        )
     failed = {n.unique_id: n.message for n in result.nodes if n.status not in ("success", "pass")}
     assert result.success, failed
     with duckdb.connect(str(warehouse)) as con:
@@ -319,3 +361,19 @@ def test_a_transactions_only_world_still_trains_and_scores(tmp_path: Path) -> No
         used = {i["feature"] for i in json.loads(importance) if i["importance"] > 0}
         assert used and not any(f.startswith(web_or_email) for f in used), used
     assert dict(scored)["purchase"] == people
+
+
+def test_the_models_are_scored_against_the_truth(built_world) -> None:
+    from mailroom import propensity_score, value_score
+
+    with duckdb.connect(str(built_world.warehouse)) as con:
+        score = propensity_score.score_propensity(con, built_world.truth)
+        value = value_score.score_customer_value(con, built_world.truth)
+    assert score.persons == built_world.query("select count(*) from marts.dim_customers")[0][0]
+    # the oracle knows the latent rates; the model beats guessing and the recency baseline
+    assert score.oracle_roc_auc > score.model_roc_auc > 0.6
+    assert score.model_roc_auc > score.recency_roc_auc
+    assert 0.5 < score.feature_ceiling_roc_auc < 1 and 0.5 < score.probability_ceiling_roc_auc < 1
+    assert abs(value.orders_relative_error) < 0.25
+    text = propensity_score.markdown(score, "small world")
+    assert "share of oracle" in text and "feature ceiling" in text

@@ -8,8 +8,10 @@
       churn_population_days up to the as-of date.
 
     An order counts for a label when it was placed in the window
-    [as_of_at, as_of_at + horizon) and, as the scoring date knows it, was
-    loaded and has not been cancelled or refunded.
+    [as_of_at, as_of_at + horizon) and, as the label's cut-off knows it, was
+    loaded and had not been cancelled or refunded. The cut-off of train rows
+    is the validation date (a refund learnt later must not reach training);
+    of validation and excluded rows, the scoring date.
 
     Time split per model (no label window overlaps the features or labels it
     is judged against):
@@ -107,27 +109,30 @@ population as (
         feature_history.person_id,
         feature_history.as_of_date,
         feature_history.as_of_at as label_window_start_at,
-        cast({{ dbt.dateadd('day', 'splits.horizon_days', 'feature_history.as_of_at') }} as {{ dbt.type_timestamp() }}) as label_window_end_at
+        cast({{ dbt.dateadd('day', 'splits.horizon_days', 'feature_history.as_of_at') }} as {{ dbt.type_timestamp() }}) as label_window_end_at,
+        case
+            when splits.split = 'train'
+                then cast({{ dbt.dateadd('day', 1, 'splits.validation_date') }} as {{ dbt.type_timestamp() }})
+            else scoring_date.as_of_at
+        end as label_cutoff_at
     from feature_history
     inner join splits
         on feature_history.as_of_date = splits.as_of_date
+    cross join scoring_date
     where
         splits.population_days is null
         or feature_history.days_since_last_order <= splits.population_days
 ),
 
-standing_orders as (
-    -- orders as the scoring date knows them: loaded, not cancelled or refunded
+known_orders as (
     select
-        orders.order_id,
-        orders.person_id,
-        orders.ordered_at
+        order_id,
+        person_id,
+        ordered_at,
+        known_at,
+        reversed_at
     from orders
-    cross join scoring_date
-    where
-        orders.person_id is not null
-        and orders.known_at < scoring_date.as_of_at
-        and (orders.reversed_at is null or orders.reversed_at >= scoring_date.as_of_at)
+    where person_id is not null
 ),
 
 window_orders as (
@@ -137,11 +142,14 @@ window_orders as (
         population.as_of_date,
         count(*) as orders_in_label_window
     from population
-    inner join standing_orders
+    inner join known_orders
         on
-            population.person_id = standing_orders.person_id
-            and population.label_window_start_at <= standing_orders.ordered_at
-            and population.label_window_end_at > standing_orders.ordered_at
+            population.person_id = known_orders.person_id
+            and population.label_window_start_at <= known_orders.ordered_at
+            and population.label_window_end_at > known_orders.ordered_at
+            -- as the label's cut-off knows it: loaded, not cancelled or refunded
+            and population.label_cutoff_at > known_orders.known_at
+            and (known_orders.reversed_at is null or population.label_cutoff_at <= known_orders.reversed_at)
     where population.split in ('train', 'validation', 'excluded')
     group by 1, 2, 3
 ),
@@ -173,7 +181,8 @@ final as (
 
         -- timestamps
         population.label_window_start_at,
-        population.label_window_end_at
+        population.label_window_end_at,
+        population.label_cutoff_at
     from population
     left join window_orders
         on

@@ -22,6 +22,7 @@ labelled as (
         examples.person_id,
         examples.as_of_date,
         examples.split,
+        examples.horizon_days,
         examples.label,
         row_number() over (
             partition by examples.model_name, examples.split
@@ -48,6 +49,7 @@ final as (
         sampled.split,
 
         -- numbers
+        sampled.horizon_days,
         sampled.label,
         {%- for feature in mailroom.customer_feature_names() %}
             feature_history.{{ feature }},

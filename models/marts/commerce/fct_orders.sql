@@ -4,16 +4,32 @@ orders as (
     select * from {{ ref('stg_shop__orders') }}
 ),
 
+order_items as (
+    select * from {{ ref('stg_shop__order_items') }}
+),
+
 clusters as (
     select * from {{ ref('int_identity__clusters') }}
+),
+
+order_units as (
+    -- units of the order's lines, where the order row does not say (most shops' exports)
+    select
+        order_id,
+        sum(quantity) as units
+    from order_items
+    group by 1
 ),
 
 order_persons as (
     -- a registered order belongs to its account's person, a guest order is a record of its own
     select
-        orders.*,
+        orders.* exclude (item_count),
+        cast(coalesce(orders.item_count, order_units.units) as integer) as item_count,
         coalesce(account_clusters.person_id, guest_clusters.person_id) as person_id
     from orders
+    left join order_units
+        on orders.order_id = order_units.order_id
     left join clusters as account_clusters
         on
             account_clusters.source_table = 'shop_customers'

@@ -1,10 +1,30 @@
 {#- One row per trained model version: the public face of the registry
     int_propensity__model_versions (everything but the fitted artifact), with
-    whether the version is its model's current champion (the one scoring uses). -#}
+    whether the version is its model's champion at the scoring date (the one
+    fct_propensity_scores uses): the latest promotion among the versions whose
+    data ended by that date. -#}
 with
 
 model_versions as (
     select * from {{ ref('int_propensity__model_versions') }}
+),
+
+feature_dates as (
+    select * from {{ ref('int_customers__feature_dates') }}
+),
+
+scoring_date as (
+    select as_of_date from feature_dates
+    where is_scoring_date
+),
+
+eligible as (
+    select
+        model_versions.*,
+        model_versions.promoted_at is not null
+        and cast(model_versions.data_as_of_date as date) <= scoring_date.as_of_date as is_eligible
+    from model_versions
+    cross join scoring_date
 ),
 
 ranked as (
@@ -12,9 +32,13 @@ ranked as (
         *,
         row_number() over (
             partition by model_name
-            order by case when promoted_at is null then 1 else 0 end, promoted_at desc, model_version desc
+            order by
+                case when is_eligible then 0 else 1 end asc,
+                data_as_of_date desc nulls last,
+                promoted_at desc nulls last,
+                model_version desc
         ) as promotion_rank
-    from model_versions
+    from eligible
 ),
 
 final as (
@@ -53,12 +77,13 @@ final as (
 
         -- booleans
         is_promoted,
-        promotion_rank = 1 and promoted_at is not null as is_champion,
+        promotion_rank = 1 and is_eligible as is_champion,
 
         -- dates
         cast(train_from_date as date) as train_from_date,
         cast(train_to_date as date) as train_to_date,
         cast(validation_date as date) as validation_date,
+        cast(data_as_of_date as date) as data_as_of_date,
 
         -- timestamps
         trained_at,

@@ -46,6 +46,7 @@ import numpy as np
 import pandas as pd
 
 BASELINE = "rfm_baseline"
+REGISTRY_FORMAT = 2
 ALGORITHMS = ("logistic_regression", "xgboost")
 RECENCY_CAP = {"days_since_": 730.0, "hours_since_": 17520.0}
 # Metrics where a higher value is better; the others (brier, log_loss) are losses.
@@ -59,6 +60,7 @@ OUTPUT_COLUMNS = [
     "train_from_date",
     "train_to_date",
     "validation_date",
+    "data_as_of_date",
     "train_rows",
     "train_positives",
     "validation_rows",
@@ -125,10 +127,22 @@ def quiet_snowflake_ml():
 # --------------------------------------------------------------------------- metrics
 
 
+def tie_averaged(y: np.ndarray, p: np.ndarray) -> np.ndarray:
+    """Labels replaced by the mean label of their tied-score block.
+
+    Splitting rows with the same score into groups by row order would make
+    figures depend on that order (a baseline gives every non-buyer one score);
+    the block mean is their expectation under any order.
+    """
+    labels = pd.Series(np.asarray(y, dtype="float64"))
+    return labels.groupby(np.asarray(p, dtype="float64")).transform("mean").to_numpy()
+
+
 def lift_by_decile(y: np.ndarray, p: np.ndarray) -> list[float]:
-    """Positive rate of each score decile (1 = highest scores) over the overall rate."""
-    y = np.asarray(y, dtype="float64")
-    order = np.lexsort((np.arange(len(p)), -np.asarray(p, dtype="float64")))
+    """Positive rate of each score decile (1 = highest scores) over the overall rate; ties averaged."""
+    p = np.asarray(p, dtype="float64")
+    y = tie_averaged(y, p)
+    order = np.lexsort((np.arange(len(p)), -p))
     base = y.mean() if len(y) else 0.0
     out = []
     for part in np.array_split(order, 10):
@@ -138,9 +152,9 @@ def lift_by_decile(y: np.ndarray, p: np.ndarray) -> list[float]:
 
 
 def calibration_bins(y: np.ndarray, p: np.ndarray, bins: int = 10) -> list[dict]:
-    """Score-quantile bins: rows, mean predicted probability, observed positive rate."""
-    y = np.asarray(y, dtype="float64")
+    """Score-quantile bins: rows, mean predicted probability, observed positive rate; ties averaged."""
     p = np.asarray(p, dtype="float64")
+    y = tie_averaged(y, p)
     order = np.lexsort((np.arange(len(p)), p))
     out = []
     for part in np.array_split(order, bins):
@@ -432,14 +446,32 @@ def fit_candidate(algorithm: str, x: pd.DataFrame, y: np.ndarray, settings: dict
     raise ValueError(f"propensity_algorithms: unknown algorithm {algorithm!r}")
 
 
-def current_champion(previous: pd.DataFrame, model_name: str) -> pd.Series | None:
-    """The model's latest promoted version among earlier runs, if any."""
-    if previous is None or previous.empty:
+def eligible_champions(versions: pd.DataFrame, scoring_date) -> pd.DataFrame:
+    """Each model's champion for a scoring date: its latest promotion among the
+    versions whose data ended by that date (data_as_of_date <= scoring_date).
+
+    A version trained for a later scoring date learnt labels from after this
+    one: it may not score, nor be compared on, an earlier date (backfills).
+    """
+    scoring = pd.Timestamp(scoring_date)
+    eligible = versions["promoted_at"].notna() & (
+        pd.to_datetime(versions["data_as_of_date"]) <= scoring
+    )
+    promoted = versions[eligible].sort_values(
+        ["model_name", "data_as_of_date", "promoted_at", "model_version"]
+    )
+    return promoted.groupby("model_name", as_index=False).tail(1).reset_index(drop=True)
+
+
+def current_champion(
+    previous: pd.DataFrame | None, model_name: str, scoring_date
+) -> pd.Series | None:
+    """The model's champion for `scoring_date` among earlier runs, if any."""
+    if previous is None or previous.empty or "data_as_of_date" not in previous.columns:
         return None
-    promoted = previous[(previous["model_name"] == model_name) & previous["promoted_at"].notna()]
-    if promoted.empty:
-        return None
-    return promoted.sort_values(["promoted_at", "model_version"]).iloc[-1]
+    champions = eligible_champions(previous, scoring_date)
+    champions = champions[champions["model_name"] == model_name]
+    return None if champions.empty else champions.iloc[-1]
 
 
 def train_model(
@@ -449,6 +481,7 @@ def train_model(
     settings: dict,
     previous: pd.DataFrame | None,
     trained_at: dt.datetime,
+    scoring_date,
 ) -> list[dict]:
     """Train, evaluate and maybe promote every candidate of one model; one row per version.
 
@@ -465,7 +498,10 @@ def train_model(
             stacklevel=2,
         )
         return []
-    training_fingerprint = fingerprint(train, validation, features, settings)
+    # REGISTRY_FORMAT: a change of what a version records retrains (old rows lack it)
+    training_fingerprint = fingerprint(
+        train, validation, features, {**settings, "format": REGISTRY_FORMAT}
+    )
     if (
         previous is not None
         and not previous.empty
@@ -482,22 +518,31 @@ def train_model(
     y_train = train["label"].to_numpy(dtype="int64")
     y_valid = validation["label"].to_numpy(dtype="int64")
     x_train = numeric_matrix(train, features)
+    x_valid = numeric_matrix(validation, features)
+    horizon_days = int(frame["horizon_days"].iloc[0]) if "horizon_days" in frame.columns else 0
 
     artifacts = {BASELINE: fit_baseline(train, y_train)}
     for algorithm in settings["algorithms"]:
         artifacts[algorithm] = fit_candidate(algorithm, x_train, y_train, settings)
     figures = {}
-    train_scores = {}
+    valid_scores = {}
     for algorithm, artifact in artifacts.items():
-        figures[algorithm] = evaluate(y_valid, predict(artifact, validation))
-        train_scores[algorithm] = predict(artifact, train)
+        valid_scores[algorithm] = predict(artifact, validation)
+        figures[algorithm] = evaluate(y_valid, valid_scores[algorithm])
     baseline = figures[BASELINE]
 
-    champion = current_champion(previous, model_name)
+    # The champion competes on the same validation rows, if it can: it must have
+    # the features, and its own training labels must end by the validation date.
+    champion = current_champion(previous, model_name, scoring_date)
     champion_figure = None
     if champion is not None:
         champion_artifact = json.loads(champion["artifact"])
-        if all(f in validation.columns for f in champion_artifact["features"]):
+        horizon = pd.Timedelta(days=int(champion_artifact.get("horizon_days") or 0))
+        validation_date = pd.Timestamp(validation["as_of_date"].max())
+        comparable = pd.Timestamp(champion["train_to_date"]) + horizon <= validation_date
+        if not all(f in validation.columns for f in champion_artifact["features"]):
+            champion = None  # retired: it cannot score today's features
+        elif comparable:
             champion_figure = evaluate(y_valid, predict(champion_artifact, validation))[metric]
 
     candidates = [
@@ -528,9 +573,11 @@ def train_model(
             "xgboost": settings["xgboost_params"],
         }[algorithm]
         artifact = dict(artifact)
+        artifact["horizon_days"] = horizon_days
+        # PSI reference: the validation date's population and its out-of-sample scores
         artifact["reference"] = {
-            "features": {f: reference_bins(x_train[f], settings["psi_bins"]) for f in features},
-            "score": reference_bins(pd.Series(train_scores[algorithm]), settings["psi_bins"]),
+            "features": {f: reference_bins(x_valid[f], settings["psi_bins"]) for f in features},
+            "score": reference_bins(pd.Series(valid_scores[algorithm]), settings["psi_bins"]),
         }
         fig = figures[algorithm]
         is_promoted = algorithm == promoted
@@ -544,6 +591,7 @@ def train_model(
                 "train_from_date": train["as_of_date"].min(),
                 "train_to_date": train["as_of_date"].max(),
                 "validation_date": validation["as_of_date"].max(),
+                "data_as_of_date": scoring_date,
                 "train_rows": len(train),
                 "train_positives": int(y_train.sum()),
                 "validation_rows": len(validation),
@@ -579,7 +627,7 @@ def train_model(
 
 
 TIMESTAMP_COLUMNS = ("trained_at", "promoted_at")
-DATE_COLUMNS = ("train_from_date", "train_to_date", "validation_date")
+DATE_COLUMNS = ("train_from_date", "train_to_date", "validation_date", "data_as_of_date")
 INTEGER_COLUMNS = ("train_rows", "train_positives", "validation_rows", "validation_positives")
 FLOAT_COLUMNS = (
     "roc_auc",
@@ -618,12 +666,15 @@ def train_all(
     settings: dict,
     previous: pd.DataFrame | None,
     trained_at: dt.datetime,
+    scoring_date,
 ) -> pd.DataFrame:
-    """Versions of every model in `training` (model_name column)."""
+    """Versions of every model in `training` (model_name column), trained for `scoring_date`."""
     rows = []
     for model_name in sorted(training["model_name"].unique()):
         frame = training[training["model_name"] == model_name]
-        rows.extend(train_model(model_name, frame, features, settings, previous, trained_at))
+        rows.extend(
+            train_model(model_name, frame, features, settings, previous, trained_at, scoring_date)
+        )
     return typed(pd.DataFrame(rows, columns=OUTPUT_COLUMNS))
 
 
@@ -673,10 +724,19 @@ def model(dbt, session):
     catalog = to_pandas(dbt.ref("int_customers__feature_catalog")).sort_values("feature_number")
     features = [f for f in catalog["feature_name"] if f not in set(excluded or [])]
     training = to_pandas(dbt.ref("int_propensity__training_set"))
+    dates = to_pandas(dbt.ref("int_customers__feature_dates"))
+    scoring_date = pd.Timestamp(
+        dates.loc[dates["is_scoring_date"].astype(bool), "as_of_date"].iloc[0]
+    )
     # Earlier versions: the champion to beat, and fingerprints already trained.
     previous = to_pandas(session.sql(f"select * from {dbt.this}")) if dbt.is_incremental else None
     trained_at = dt.datetime.now(dt.UTC).replace(tzinfo=None, microsecond=0)
-    versions = train_all(training, features, settings, previous, trained_at)
-    if session is not None and hasattr(session, "create_dataframe") and len(versions):
+    versions = train_all(training, features, settings, previous, trained_at, scoring_date)
+    snowpark = session is not None and hasattr(session, "create_dataframe")
+    if snowpark and versions.empty and dbt.is_incremental:
+        # Nothing new: an empty frame with the table's own schema (Snowpark
+        # cannot infer one from an empty pandas frame).
+        return session.sql(f"select * from {dbt.this} where 1 = 0")
+    if snowpark and len(versions):
         versions = log_to_registry(session, versions, dbt.this.database, dbt.this.schema)
     return for_warehouse(versions, session)

@@ -165,10 +165,18 @@ def contributions(artifact: dict, frame: pd.DataFrame, booster=None) -> pd.DataF
 # --------------------------------------------------------------------------- scoring
 
 
-def champions(versions: pd.DataFrame) -> pd.DataFrame:
-    """Each model's latest promoted version."""
-    promoted = versions[versions["promoted_at"].notna()]
-    promoted = promoted.sort_values(["model_name", "promoted_at", "model_version"])
+def champions(versions: pd.DataFrame, scoring_date) -> pd.DataFrame:
+    """Each model's champion for a scoring date: its latest promotion among the
+    versions whose data ended by that date (as int_propensity__model_versions
+    picks the champion to beat). A version trained for a later date learnt
+    labels from after this one and may not score it (backfills)."""
+    scoring = pd.Timestamp(scoring_date)
+    eligible = versions["promoted_at"].notna() & (
+        pd.to_datetime(versions["data_as_of_date"]) <= scoring
+    )
+    promoted = versions[eligible].sort_values(
+        ["model_name", "data_as_of_date", "promoted_at", "model_version"]
+    )
     return promoted.groupby("model_name", as_index=False).tail(1).reset_index(drop=True)
 
 
@@ -223,6 +231,12 @@ def top_reasons(
 def score_model(champion: pd.Series, people: pd.DataFrame, tier_settings: dict) -> pd.DataFrame:
     """Scores, deciles, tiers and reasons of one model's population."""
     artifact = json.loads(champion["artifact"])
+    missing = [f for f in artifact["features"] if f not in people.columns]
+    if missing:
+        raise ValueError(
+            f"{champion['model_version']} needs features that no longer exist: {', '.join(missing)}; "
+            "retrain (dbt build -s int_propensity__model_versions+) before scoring"
+        )
     booster = load_booster(artifact) if artifact["kind"] == "xgboost" else None
     people = people.sort_values("person_id").reset_index(drop=True)
     scores, reasons = [], []
@@ -279,7 +293,8 @@ def score_all(
 ) -> pd.DataFrame:
     """Scores of every (person, model) in `population` by the model's champion."""
     parts = []
-    for _, champion in champions(versions).iterrows():
+    scoring_date = features["as_of_date"].max() if len(features) else None
+    for _, champion in champions(versions, scoring_date).iterrows():
         members = population.loc[population["model_name"] == champion["model_name"], ["person_id"]]
         people = features.merge(members, on="person_id", how="inner")
         parts.append(score_model(champion, people, tier_settings))

@@ -3,22 +3,22 @@
 Two checks (`check_name`):
 
 - `psi`: the population stability index of every feature and of the score
-  (`subject`) between each model's training population and the people it
-  scores today. The reference is the champion's (the model's latest promoted
-  version in int_propensity__model_versions) artifact `reference`: the decile
-  bins of the training rows, {"edges": [...], "shares": [...]} with shares of
-  (-inf, e1], (e1, e2] ... (ek, +inf) and then of nulls. The current
-  population is the people fct_propensity_scores scored with the model
-  (their int_customers__features row; the score from fct_propensity_scores),
-  put in the same bins by the same rule (`bin_shares`, as in
-  int_propensity__model_versions.py). PSI = sum over bins of
-  (current - reference) * ln(current / reference); a share below
+  (`subject`) between each model's reference population and the people it
+  scores today. The version is the one fct_propensity_scores scored with;
+  its artifact's `reference` holds the decile bins of its validation rows
+  (one as-of date, scored out of sample), {"edges": [...], "shares": [...]}
+  with shares of (-inf, e1], (e1, e2] ... (ek, +inf) and then of nulls. The
+  current population is the people fct_propensity_scores scored with the
+  model (their int_customers__features row; the score from
+  fct_propensity_scores), put in the same bins by the same rule
+  (`bin_shares`, as in int_propensity__model_versions.py). PSI = sum over
+  bins of (current - reference) * ln(current / reference); a share below
   `monitoring_psi_epsilon` counts as the epsilon (an empty bin would
   otherwise make it infinite). Status by config meta thresholds: `warn` from
-  `monitoring_psi_warn`, `fail` from `monitoring_psi_fail`, else `ok`.
-  Features in `monitoring_excluded_features` keep their row (value and
-  thresholds) with status `excluded`, so a drift known by construction stays
-  visible without failing the build.
+  `monitoring_psi_warn`, `fail` from `monitoring_psi_fail`, else `ok`; only
+  the score and the version's `monitoring_fail_top_features` most important
+  features can reach `fail` (the rest warn at most). Features in
+  `monitoring_excluded_features` keep their row with status `excluded`.
 - `realized_roc_auc`: for every model, version and scored as-of date D of
   fct_propensity_score_history whose label window has ended by the current
   scoring date (D + horizon <= as-of date), the ROC-AUC of the scores stored
@@ -134,11 +134,10 @@ def psi_status(value: float | None, warn: float, fail: float) -> str:
     return "ok"
 
 
-def champions(versions: pd.DataFrame) -> pd.DataFrame:
-    """Each model's latest promoted version (as fct_propensity_scores picks it)."""
-    promoted = versions[versions["promoted_at"].notna()]
-    promoted = promoted.sort_values(["model_name", "promoted_at", "model_version"])
-    return promoted.groupby("model_name", as_index=False).tail(1).reset_index(drop=True)
+def champions(versions: pd.DataFrame, scores: pd.DataFrame) -> pd.DataFrame:
+    """The versions fct_propensity_scores scored with today, one per model."""
+    used = scores[["model_name", "model_version"]].drop_duplicates()
+    return versions.merge(used, on=["model_name", "model_version"]).drop_duplicates("model_name")
 
 
 def population_stability(
@@ -188,6 +187,11 @@ def population_stability(
     ]
     if reference.get("score"):
         subjects.append((SCORE_SUBJECT, reference["score"], scores["score"]))
+    # Only the score and the features the model leans on most can fail the
+    # build; drift in a feature the model hardly uses warns at most.
+    importance = json.loads(champion.get("feature_importance") or "[]")
+    top = settings.get("fail_top_features", 10)
+    failable = {i["feature"] for i in importance[:top]} | {SCORE_SUBJECT}
     rows = []
     for name, bins, values in subjects:
         note = list(notes)
@@ -196,6 +200,9 @@ def population_stability(
             note.append("missing from int_customers__features (counted as null)")
         value = psi(bins["shares"], bin_shares(values, bins["edges"]), settings["psi_epsilon"])
         status = psi_status(value, settings["psi_warn"], settings["psi_fail"])
+        if status == "fail" and name not in failable:
+            status = "warn"
+            note.append(f"not among the model's {top} most important features: warns only")
         if name in settings["excluded_features"]:
             status = "excluded"
             note.append("in monitoring_excluded_features")
@@ -349,7 +356,7 @@ def monitor(
 ) -> pd.DataFrame:
     """Every check: PSI of each model's champion, realized ROC-AUC of each matured scored date."""
     rows = []
-    for _, champion in champions(versions).iterrows():
+    for _, champion in champions(versions, scores).iterrows():
         model_scores = scores[scores["model_name"] == champion["model_name"]]
         rows.extend(population_stability(champion, model_scores, features, settings))
     if as_of_date is not None and history is not None and len(history):
@@ -375,6 +382,7 @@ def model(dbt, session):
     psi_fail = dbt.config.meta_get("monitoring_psi_fail")
     psi_epsilon = dbt.config.meta_get("monitoring_psi_epsilon")
     excluded = dbt.config.meta_get("monitoring_excluded_features")
+    fail_top_features = dbt.config.meta_get("monitoring_fail_top_features")
     purchase_horizon_days = dbt.config.meta_get("purchase_horizon_days")
     churn_horizon_days = dbt.config.meta_get("churn_horizon_days")
     horizons = {"purchase": int(purchase_horizon_days), "churn": int(churn_horizon_days)}
@@ -383,11 +391,20 @@ def model(dbt, session):
         "psi_fail": float(psi_fail if psi_fail is not None else 0.25),
         "psi_epsilon": float(psi_epsilon if psi_epsilon is not None else 1e-4),
         "excluded_features": set(excluded or []),
+        "fail_top_features": int(10 if fail_top_features is None else fail_top_features),
         "horizons": horizons,
     }
     versions = to_pandas(
         dbt.ref("int_propensity__model_versions"),
-        ["model_name", "model_version", "promoted_at", "train_rows", "roc_auc", "artifact"],
+        [
+            "model_name",
+            "model_version",
+            "promoted_at",
+            "train_rows",
+            "roc_auc",
+            "feature_importance",
+            "artifact",
+        ],
     )
     scores = to_pandas(
         dbt.ref("fct_propensity_scores"), ["person_id", "model_name", "model_version", "score"]
