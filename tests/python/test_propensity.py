@@ -346,7 +346,9 @@ def test_a_transactions_only_world_still_trains_and_scores(tmp_path: Path) -> No
         scored = con.execute(
             "select model_name, count(*) from marts.fct_propensity_scores group by 1"
         ).fetchall()
-        people = con.execute("select count(*) from marts.dim_customers").fetchone()[0]
+        people = con.execute(
+            "select count(*) from intermediate.int_customers__features"
+        ).fetchone()[0]
     assert sorted(champions["model_name"]) == ["churn", "purchase"]
     web_or_email = (
         "visits",
@@ -377,3 +379,28 @@ def test_the_models_are_scored_against_the_truth(built_world) -> None:
     assert abs(value.orders_relative_error) < 0.25
     text = propensity_score.markdown(score, "small world")
     assert "share of oracle" in text and "feature ceiling" in text
+
+
+def test_the_copied_helpers_of_the_python_models_are_identical() -> None:
+    # dbt Python models cannot import each other on Snowflake, so each carries
+    # its own copy of these helpers: they must not drift apart (docstrings aside).
+    import ast
+
+    def code(function: ast.FunctionDef) -> str:
+        body = function.body
+        if body and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant):
+            body = body[1:]
+        return ast.dump(ast.Module(body=body, type_ignores=[])) + ast.dump(function.args)
+
+    copies: dict[str, set[str]] = {}
+    counts: dict[str, int] = {}
+    for path in sorted((PROJECT_DIR / "python_models").rglob("*.py")):
+        for node in ast.parse(path.read_text()).body:
+            if isinstance(node, ast.FunctionDef):
+                copies.setdefault(node.name, set()).add(code(node))
+                counts[node.name] = counts.get(node.name, 0) + 1
+    shared = ["to_pandas", "for_warehouse", "bin_shares", "numeric_matrix", "linear_inputs"]
+    shared += ["rfm_cell", "load_booster", "predict", "contributions"]
+    for helper in shared:
+        assert counts.get(helper, 0) >= 2, helper
+        assert len(copies[helper]) == 1, f"the copies of {helper} differ"

@@ -26,11 +26,17 @@ import pandas as pd
 NULL_LEVEL = -1
 
 
-def to_pandas(relation) -> pd.DataFrame:
-    """A DuckDB relation or a Snowpark DataFrame as pandas, columns lower-cased."""
+def to_pandas(relation, columns: list[str] | None = None) -> pd.DataFrame:
+    """A DuckDB relation or a Snowpark DataFrame as pandas, columns lower-cased.
+
+    `columns` (unquoted names) are selected in the warehouse when the relation
+    can (DuckDB, Snowpark), so only they travel; in pandas otherwise.
+    """
+    if columns and hasattr(relation, "select"):
+        relation = relation.select(*columns)
     frame = relation.to_pandas() if hasattr(relation, "to_pandas") else relation.df()
     frame.columns = [str(c).lower() for c in frame.columns]
-    return frame
+    return frame[columns] if columns else frame
 
 
 def for_warehouse(frame: pd.DataFrame, session) -> pd.DataFrame:

@@ -90,10 +90,17 @@ def recency_cap(feature: str) -> float | None:
 
 
 def numeric_matrix(frame: pd.DataFrame, features: list[str]) -> pd.DataFrame:
+    """The features as float64 (nulls stay NaN), in the given order."""
     return frame.reindex(columns=features).apply(pd.to_numeric, errors="coerce").astype("float64")
 
 
 def linear_inputs(x: pd.DataFrame) -> pd.DataFrame:
+    """Imputed, signed-log1p features for the linear model.
+
+    Nulls mean "never" (recency) or "not applicable" (rates, averages):
+    recency -> its cap (longer than any history), everything else -> 0.
+    Recency is clipped to the cap so "never" and "very long ago" meet.
+    """
     out = x.copy()
     for feature in out.columns:
         cap = recency_cap(feature)
@@ -122,10 +129,11 @@ def load_booster(artifact: dict):
 
 
 def predict(artifact: dict, frame: pd.DataFrame, booster=None) -> np.ndarray:
-    """Probabilities of the positive label from a fitted artifact."""
+    """Probabilities of the positive label for the rows of `frame` from a fitted artifact."""
     kind = artifact["kind"]
     if kind == BASELINE:
-        rates = rfm_cell(frame).map(artifact["cells"]).astype("float64")
+        cells = rfm_cell(frame)
+        rates = cells.map(artifact["cells"]).astype("float64")
         return rates.fillna(artifact["default"]).to_numpy(dtype="float64")
     x = numeric_matrix(frame, artifact["features"])
     if kind == "logistic_regression":
@@ -140,11 +148,18 @@ def predict(artifact: dict, frame: pd.DataFrame, booster=None) -> np.ndarray:
 
 
 def contributions(artifact: dict, frame: pd.DataFrame, booster=None) -> pd.DataFrame:
-    """Per-row, per-feature contributions to the score's log-odds."""
+    """Per-row, per-feature contributions to the score's log-odds (the reasons).
+
+    XGBoost: exact tree SHAP values (XGBoost's pred_contribs). Logistic
+    regression: coefficient x standardized value (relative to the training
+    mean). Baseline: its two cell features share the cell's log-odds
+    difference from the overall rate.
+    """
     kind = artifact["kind"]
     if kind == BASELINE:
-        p = np.clip(predict(artifact, frame), 1e-7, 1 - 1e-7)
+        p = predict(artifact, frame)
         base = float(np.clip(artifact["default"], 1e-7, 1 - 1e-7))
+        p = np.clip(p, 1e-7, 1 - 1e-7)
         delta = np.log(p / (1 - p)) - np.log(base / (1 - base))
         return pd.DataFrame({f: delta / 2 for f in artifact["features"]}, index=frame.index)
     x = numeric_matrix(frame, artifact["features"])
