@@ -323,3 +323,30 @@ def test_monitor_output_is_typed_and_sorted(monitoring) -> None:
         dt.datetime(2026, 10, 1),
     )
     assert empty.empty and list(empty.columns) == monitoring.OUTPUT_COLUMNS
+
+
+def test_a_realized_roc_auc_well_below_validation_warns(monitoring) -> None:
+    history = pd.DataFrame(
+        {
+            "model_name": "purchase",
+            "model_version": "v1",
+            "person_id": ["a", "b", "c", "d"],
+            "score": [0.9, 0.8, 0.2, 0.1],
+            "as_of_date": pd.Timestamp("2026-08-01"),
+        }
+    )
+    # a and c bought: 3 of 4 buyer/non-buyer pairs ranked right
+    orders = pd.DataFrame(
+        {
+            "person_id": ["a", "c"],
+            "ordered_at": pd.Timestamp("2026-08-10"),
+            "known_at": pd.Timestamp("2026-08-10"),
+            "reversed_at": pd.NaT,
+        }
+    )
+    args = (history, orders, {"purchase": 30}, dt.date(2026, 9, 30), dt.datetime(2026, 10, 1))
+    (row,) = monitoring.realized_roc_auc(*args, {"v1": 0.9})
+    assert row["value"] == pytest.approx(0.75)
+    assert row["status"] == "warn" and "below the validation" in row["note"]
+    (row,) = monitoring.realized_roc_auc(*args, {"v1": 0.78})
+    assert row["status"] == "ok"

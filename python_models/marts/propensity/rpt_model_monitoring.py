@@ -278,12 +278,15 @@ def realized_roc_auc(
     as_of_date: dt.date,
     as_of_at: dt.datetime,
     validation_auc: dict[str, float],
+    auc_drop_warn: float = 0.05,
 ) -> list[dict]:
     """Realized ROC-AUC rows of every (model, version, scored as-of date) whose label window has ended.
 
     `history`: fct_propensity_score_history rows (model_name, model_version,
     person_id, score, as_of_date); `orders`: fct_orders rows (person_id,
     ordered_at, known_at, reversed_at); the cut-off is the current as_of_at.
+    Status `warn` when the realized ROC-AUC is more than `auc_drop_warn` below
+    the version's validation ROC-AUC (the model did worse live than tested).
     """
     standing = standing_orders(orders, as_of_at)
     current = pd.Timestamp(as_of_date)
@@ -298,6 +301,8 @@ def realized_roc_auc(
         start, end = label_window(scored.date(), horizon)
         y = realized_labels(model_name, part["person_id"], standing, start, end)
         value = roc_auc(y, part["score"].to_numpy(dtype="float64"))
+        reference = validation_auc.get(model_version)
+        dropped = value is not None and reference is not None and value < reference - auc_drop_warn
         rows.append(
             {
                 "model_name": model_name,
@@ -305,15 +310,19 @@ def realized_roc_auc(
                 "check_name": REALIZED_ROC_AUC,
                 "subject": scored.strftime("%Y-%m-%d"),
                 "value": value,
-                "status": "ok",
-                "reference_value": validation_auc.get(model_version),
+                "status": "warn" if dropped else "ok",
+                "reference_value": reference,
                 "current_rows": len(part),
                 "positives": int(y.sum()),
                 "scored_as_of_date": scored,
                 "label_window_end_date": scored + pd.Timedelta(days=horizon),
-                "note": None
-                if value is not None
-                else "a single outcome in the label window: no ROC-AUC",
+                "note": (
+                    "a single outcome in the label window: no ROC-AUC"
+                    if value is None
+                    else f"more than {auc_drop_warn} below the validation ROC-AUC"
+                    if dropped
+                    else None
+                ),
             }
         )
     return rows
@@ -363,7 +372,13 @@ def monitor(
         validation_auc = dict(zip(versions["model_version"], versions["roc_auc"], strict=True))
         rows.extend(
             realized_roc_auc(
-                history, orders, settings["horizons"], as_of_date, as_of_at, validation_auc
+                history,
+                orders,
+                settings["horizons"],
+                as_of_date,
+                as_of_at,
+                validation_auc,
+                settings.get("auc_drop_warn", 0.05),
             )
         )
     out = pd.DataFrame(rows, columns=OUTPUT_COLUMNS)
@@ -383,6 +398,7 @@ def model(dbt, session):
     psi_epsilon = dbt.config.meta_get("monitoring_psi_epsilon")
     excluded = dbt.config.meta_get("monitoring_excluded_features")
     fail_top_features = dbt.config.meta_get("monitoring_fail_top_features")
+    auc_drop_warn = dbt.config.meta_get("monitoring_auc_drop_warn")
     purchase_horizon_days = dbt.config.meta_get("purchase_horizon_days")
     churn_horizon_days = dbt.config.meta_get("churn_horizon_days")
     horizons = {"purchase": int(purchase_horizon_days), "churn": int(churn_horizon_days)}
@@ -392,6 +408,7 @@ def model(dbt, session):
         "psi_epsilon": float(psi_epsilon if psi_epsilon is not None else 1e-4),
         "excluded_features": set(excluded or []),
         "fail_top_features": int(10 if fail_top_features is None else fail_top_features),
+        "auc_drop_warn": float(0.05 if auc_drop_warn is None else auc_drop_warn),
         "horizons": horizons,
     }
     versions = to_pandas(
