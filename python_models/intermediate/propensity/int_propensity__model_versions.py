@@ -679,12 +679,12 @@ def train_all(
 
 
 def log_to_registry(session, versions: pd.DataFrame, database: str, schema: str) -> pd.DataFrame:
-    """Log each promoted XGBoost/logistic version in the Snowflake Model Registry (Snowflake only).
+    """Log each promoted XGBoost version in the Snowflake Model Registry (Snowflake only).
 
-    The registry gets the fitted model re-created from its artifact (an
-    XGBoost booster or a scikit-learn LogisticRegression) with its
-    validation metrics; the warehouse table keeps the artifact too, so
-    scoring reads one place on every engine.
+    The registry gets the booster re-created from its artifact, with its
+    validation metrics; logistic and baseline versions live in the table
+    only. The warehouse table keeps every artifact, so scoring reads one
+    place on every engine. Untested here: fakesnow cannot host the registry.
     """
     from snowflake.ml.registry import Registry
 

@@ -18,10 +18,10 @@ the same version and data always give the same scores.
   most, from per-person contributions to the log-odds (exact tree SHAP values
   for XGBoost, coefficient x standardized value for the logistic regression).
 
-The model functions (predict, contributions) are the training model's;
-dbt Python models cannot import each other on Snowflake, so they are kept in
-int_propensity__model_versions.py and loaded from its artifact here by the
-same small code (see `predict` below; keep the two in step).
+The model functions (predict, contributions and their helpers) are copies of
+int_propensity__model_versions.py's: dbt Python models cannot import each
+other on Snowflake. tests/python/test_propensity.py fails when the copies
+differ.
 """
 
 from __future__ import annotations
