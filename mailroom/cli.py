@@ -75,7 +75,8 @@ def demo(
     ),
     seed: int = typer.Option(42, help="Random seed."),
 ) -> None:
-    """The main job end to end: generate the sample world, `dbt build`, print a summary."""
+    """The main job end to end: generate the sample world, `dbt build`, print a summary,
+    and export what the ESP should receive as CSV files (`sync --destination file`)."""
     generate(
         people=people,
         seed=seed,
@@ -86,6 +87,17 @@ def demo(
         chunk_size=25_000,
     )
     build(select=None, target="dev", full_refresh=True)
+    typer.echo("\nexporting the sync marts for the ESP (mailroom sync --destination file)")
+    sync(
+        destination="file",
+        dry_run=False,
+        max_delete_share=None,
+        file_format="csv",
+        output_dir=Path("data/sync"),
+        config=None,
+        warehouse=None,
+        verbose=False,
+    )
 
 
 @app.command("lint-sql")
@@ -232,6 +244,77 @@ def segment_overlap(
             f"{r['segment_id']:<20}{r['other_segment_id']:<20}{r['shared_member_count']:>9,}"
             f"{r['jaccard']:>9.3f}{r['share_of_segment']:>10.1%}{r['share_of_other_segment']:>11.1%}"
         )
+
+
+@app.command()
+def sync(
+    destination: str = typer.Option(
+        ..., "--destination", "-d", help="Where to send: klaviyo, mailchimp or file."
+    ),
+    dry_run: bool = typer.Option(
+        False, "--dry-run", help="Report creates, updates, removes and deletes; send nothing."
+    ),
+    max_delete_share: float | None = typer.Option(
+        None,
+        min=0.0,
+        max=1.0,
+        help="Refuse the run when a stream's removals exceed this share of the keys the "
+        "destination holds (default 0.2). Erasures are legally required: never blocked.",
+    ),
+    file_format: str | None = typer.Option(
+        None, "--format", help="File destination: csv or jsonl (default csv)."
+    ),
+    output_dir: Path | None = typer.Option(
+        None, help="File destination: folder for the files (default data/sync)."
+    ),
+    config: Path | None = typer.Option(
+        None, help="sync.yml to read (default: sync.yml in the project root, if any)."
+    ),
+    warehouse: Path | None = typer.Option(None, help="DuckDB file (default: $WAREHOUSE_PATH)."),
+    verbose: bool = typer.Option(False, "--verbose", "-v", help="Log every committed batch."),
+) -> None:
+    """Sync the sync marts to the ESP: only what changed since the last acknowledged sync.
+
+    Reads marts.sync_esp__profiles, sync_esp__audience_memberships and
+    sync_esp__deletions; keeps its bookkeeping (hashes only, no addresses) in
+    schema sync_state. New rows are created, changed rows updated, rows that
+    left the profiles mart removed (Klaviyo: suppressed, Mailchimp: archived),
+    deletions rows permanently erased, once. Rate limits, Retry-After, 5xx and
+    timeouts are retried with backoff; a rejected record is isolated and marked
+    invalid; failed rows are retried next run.
+
+    Keys and URLs come from the environment: KLAVIYO_API_KEY,
+    MAILROOM_KLAVIYO_BASE_URL, MAILROOM_KLAVIYO_LIST_ID; MAILCHIMP_API_KEY,
+    MAILCHIMP_LIST_ID, MAILROOM_MAILCHIMP_BASE_URL. Everything else can be set
+    in sync.yml (see the mailroom.sync module docstring for every key).
+
+    Exit codes: 0 done; 1 operations failed (retried next run) or the
+    destination refused the key; 3 refused by the mass-delete guard.
+    """
+    import logging
+
+    from mailroom.sync import ConfigError, load_config, run_sync
+    from mailroom.sync.report import print_report
+
+    logging.basicConfig(
+        level=logging.INFO if verbose else logging.WARNING,
+        format="%(asctime)s %(levelname)s %(message)s",
+    )
+    try:
+        cfg = load_config(
+            config,
+            destination=destination,
+            max_delete_share=max_delete_share,
+            warehouse=warehouse,
+            **{"file.format": file_format, "file.output_dir": output_dir},
+        )
+    except ConfigError as exc:
+        typer.echo(f"configuration error: {exc}", err=True)
+        raise typer.Exit(2) from None
+    report = run_sync(cfg, dry_run=dry_run)
+    print_report(report)
+    if report.exit_code:
+        raise typer.Exit(report.exit_code)
 
 
 @app.command()

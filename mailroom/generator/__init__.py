@@ -86,6 +86,8 @@ def generate_world(
     with connect(warehouse) as con:
         con.execute("set memory_limit = '2GB'")  # bounds the peak at any world size
         con.execute(f"drop schema if exists {RAW_SCHEMA} cascade")
+        # What an ESP was sent about an earlier sample world says nothing about this one.
+        con.execute("drop schema if exists sync_state cascade")
         ensure_raw_schema(con)
         _insert(con, "shop_products", _products_table(cfg, catalogue))
         _insert(con, "esp_campaigns", _campaigns_table(cfg, campaigns))
