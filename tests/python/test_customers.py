@@ -51,17 +51,75 @@ def failures(result) -> list[str]:
 # --------------------------------------------------------------------------- marts
 
 
-def test_facts_keep_every_staged_row(built_world) -> None:
-    pairs = {
-        "marts.fct_orders": "staging.stg_shop__orders",
-        "marts.fct_order_items": "staging.stg_shop__order_items",
-        "marts.fct_email_events": "staging.stg_esp__email_events",
-        "marts.fct_web_events": "staging.stg_web__events",
-    }
-    for fact, staged in pairs.items():
-        [(n_fact,)] = built_world.query(f"select count(*) from {fact}")
-        [(n_staged,)] = built_world.query(f"select count(*) from {staged}")
-        assert n_fact == n_staged > 0, fact
+ERASED = "select person_id from intermediate.int_privacy__erased_persons"
+# Each fact's staged rows and the person a staged row belongs to, through the
+# same identity clusters as the fact (erased people's rows are left out).
+STAGED_OWNERS = {
+    "fct_orders": (
+        "order_id",
+        "staging.stg_shop__orders",
+        """select s.order_id as row_id, coalesce(a.person_id, g.person_id) as person_id
+        from staging.stg_shop__orders s
+        left join intermediate.int_identity__clusters a
+            on a.source_table = 'shop_customers' and s.customer_id = a.source_record_id
+        left join intermediate.int_identity__clusters g
+            on g.source_table = 'shop_orders' and s.order_id = g.source_record_id""",
+    ),
+    "fct_email_events": (
+        "event_id",
+        "staging.stg_esp__email_events",
+        """select s.event_id as row_id, c.person_id
+        from staging.stg_esp__email_events s
+        left join intermediate.int_identity__clusters c
+            on c.source_table = 'esp_subscribers' and s.subscriber_id = c.source_record_id""",
+    ),
+    "fct_web_events": (
+        "event_id",
+        "staging.stg_web__events",
+        """select s.event_id as row_id, coalesce(a.person_id, d.person_id) as person_id
+        from staging.stg_web__events s
+        left join intermediate.int_identity__clusters a
+            on a.source_table = 'shop_customers' and s.customer_id = a.source_record_id
+        left join intermediate.int_identity__clusters d
+            on d.source_table = 'web_events' and s.anonymous_id = d.source_record_id""",
+    ),
+}
+
+
+def test_facts_keep_every_staged_row_but_the_erased(built_world) -> None:
+    erased_rows = 0
+    for fact, (key, staged, owners) in STAGED_OWNERS.items():
+        [(n_fact, n_staged, missing, missing_not_erased, kept_erased)] = built_world.query(
+            f"""
+            with owners as ({owners}),
+            missing as (
+                select o.* from owners o
+                where o.row_id not in (select {key} from marts.{fact})
+            )
+            select
+                (select count(*) from marts.{fact}),
+                (select count(*) from {staged}),
+                (select count(*) from missing),
+                (select count(*) from missing
+                 where person_id is null or person_id not in ({ERASED})),
+                (select count(*) from marts.{fact} where person_id in ({ERASED}))
+            """
+        )
+        assert n_fact + missing == n_staged and n_fact > 0, fact
+        assert missing_not_erased == 0 and kept_erased == 0, fact
+        erased_rows += missing
+    assert erased_rows > 0, "the sample world's erasure requests remove rows"
+    # order lines go with their orders
+    [(_, lines_of_kept_orders)] = built_world.query(
+        """
+        select
+            count(*),
+            count(*) filter (where order_id in (select order_id from marts.fct_orders))
+        from staging.stg_shop__order_items
+        where order_item_id not in (select order_item_id from marts.fct_order_items)
+        """
+    )
+    assert lines_of_kept_orders == 0
     [(unowned,)] = built_world.query(
         "select count(*) from marts.fct_orders where person_id is null"
     )
@@ -93,13 +151,12 @@ def test_suppressions_win_over_consent(built_world) -> None:
             select c.email_contactability, count(*)
             from intermediate.int_customers__email_contactability c
             where c.complained_at is not null or c.hard_bounced_at is not null
-                or c.erasure_requested_at is not null
             group by 1
             """
         )
     )
-    assert rows, "the sample world has complaints, hard bounces and erasures"
-    assert set(rows) <= {"erased", "complained", "bounced"}
+    assert rows, "the sample world has complaints and hard bounces"
+    assert set(rows) <= {"complained", "bounced"}
     [(contactable_without_email,)] = built_world.query(
         "select count(*) from marts.dim_customers where is_email_contactable and email is null"
     )
@@ -345,7 +402,10 @@ def rebuilt_world(built_world, tmp_path_factory: pytest.TempPathFactory):
             """
         )
     with using_warehouse(copy):
-        result = runner.dbt_build(target="ci")
+        # what segment history needs, not the models and activation after it
+        result = runner.dbt_build(
+            select="+fct_segment_transitions", target="ci", indirect_selection="cautious"
+        )
     assert result.success, failures(result)
     return copy, buyer, browser
 

@@ -1,5 +1,6 @@
 {#- One row per person: may we send them marketing e-mail, and if not, why.
-    Suppressions always win over consent: erasure, then a spam complaint, a
+    Erased people are gone before this model (int_privacy__erased_persons).
+    Suppressions always win over consent: a spam complaint, a
     hard bounce (or the ESP cleaning the address), an unsubscribe (at the ESP
     or a withdrawn consent). Otherwise the latest e-mail marketing consent (or
     an active ESP subscription) makes the person contactable. -#}
@@ -7,10 +8,6 @@ with
 
 golden_records as (
     select * from {{ ref('int_customers__golden_records') }}
-),
-
-screened_records as (
-    select * from {{ ref('int_identity__screened_records') }}
 ),
 
 clusters as (
@@ -25,95 +22,9 @@ email_events as (
     select * from {{ ref('fct_email_events') }}
 ),
 
-consent_events as (
-    select * from {{ ref('stg_privacy__consent_events') }}
-),
-
-erasure_requests as (
-    select * from {{ ref('stg_privacy__erasure_requests') }}
-),
-
-person_keys as (
-    -- the e-mails and shop accounts a privacy request can name a person by
-    select distinct
-        clusters.person_id,
-        'email' as key_type,
-        screened_records.email_match_key as key_value
-    from screened_records
-    inner join clusters
-        on screened_records.node_id = clusters.node_id
-    where screened_records.email_match_key is not null
-
-    union all
-
-    select
-        person_id,
-        'customer_id' as key_type,
-        source_record_id as key_value
-    from clusters
-    where source_table = 'shop_customers'
-),
-
-requests as (
-    select
-        consent_event_id as request_id,
-        'consent' as request_type,
-        customer_id,
-        email_match_key,
-        is_granted,
-        event_at as requested_at
-    from consent_events
-    where channel = 'email' and purpose = 'marketing'
-
-    union all
-
-    select
-        request_id,
-        'erasure' as request_type,
-        customer_id,
-        email_match_key,
-        false as is_granted,
-        requested_at
-    from erasure_requests
-),
-
-request_keys as (
-    select
-        request_id,
-        request_type,
-        is_granted,
-        requested_at,
-        'customer_id' as key_type,
-        customer_id as key_value
-    from requests
-    where customer_id is not null
-
-    union all
-
-    select
-        request_id,
-        request_type,
-        is_granted,
-        requested_at,
-        'email' as key_type,
-        email_match_key as key_value
-    from requests
-    where email_match_key is not null
-),
-
 person_requests as (
-    -- a request naming a person by account and by e-mail counts once
-    select distinct
-        person_keys.person_id,
-        request_keys.request_id,
-        request_keys.request_type,
-        request_keys.is_granted,
-        request_keys.requested_at
-    from request_keys
-    inner join person_keys
-        on
-            request_keys.key_type = person_keys.key_type
-            and request_keys.key_value = person_keys.key_value
+    select * from {{ ref('int_privacy__person_requests') }}
+    where channel = 'email' and purpose = 'marketing'
 ),
 
 latest_consent as (
@@ -122,20 +33,10 @@ latest_consent as (
         is_granted as is_consent_granted,
         requested_at as consent_updated_at
     from person_requests
-    where request_type = 'consent'
     qualify row_number() over (
         partition by person_id
         order by requested_at desc nulls last, is_granted asc, request_id asc
     ) = 1
-),
-
-erasures as (
-    select
-        person_id,
-        min(requested_at) as erasure_requested_at
-    from person_requests
-    where request_type = 'erasure'
-    group by 1
 ),
 
 subscriptions as (
@@ -172,7 +73,6 @@ final as (
 
         -- strings
         case
-            when erasures.person_id is not null then 'erased'
             when suppressing_events.complained_at is not null then 'complained'
             when suppressing_events.hard_bounced_at is not null or subscriptions.has_cleaned_status = 1 then 'bounced'
             when
@@ -195,15 +95,12 @@ final as (
 
         -- timestamps
         latest_consent.consent_updated_at,
-        erasures.erasure_requested_at,
         suppressing_events.complained_at,
         suppressing_events.hard_bounced_at,
         suppressing_events.unsubscribed_at
     from golden_records
     left join latest_consent
         on golden_records.person_id = latest_consent.person_id
-    left join erasures
-        on golden_records.person_id = erasures.person_id
     left join subscriptions
         on golden_records.person_id = subscriptions.person_id
     left join suppressing_events

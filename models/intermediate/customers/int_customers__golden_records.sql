@@ -101,3 +101,4 @@ final as (
 )
 
 select * from final
+where {{ mailroom.not_erased('final.person_id') }}

@@ -12,6 +12,10 @@ products as (
     select * from {{ ref('stg_shop__products') }}
 ),
 
+staged_orders as (
+    select * from {{ ref('stg_shop__orders') }}
+),
+
 final as (
     select
         -- ids
@@ -43,6 +47,10 @@ final as (
         on order_items.order_id = orders.order_id
     left join products
         on order_items.product_id = products.product_id
+    -- a staged order missing from fct_orders belongs to an erased person: its lines go too
+    where
+        orders.order_id is not null
+        or order_items.order_id not in (select staged_orders.order_id from staged_orders)
 )
 
 select * from final

@@ -86,3 +86,4 @@ final as (
 )
 
 select * from final
+where {{ mailroom.not_erased('final.person_id') }}

@@ -1,7 +1,9 @@
 with
 
 clusters as (
+    -- erased people are gone from every mart, and from its counts
     select * from {{ ref('int_identity__clusters') }}
+    where {{ mailroom.not_erased('int_identity__clusters.person_id') }}
 ),
 
 links as (
