@@ -171,6 +171,7 @@ def print_warehouse_summary() -> None:
         print_identity(con)
         print_customers(con)
         print_models(con)
+        print_activation(con)
 
 
 def _has_table(con, schema: str, table: str) -> bool:
@@ -238,6 +239,39 @@ def print_models(con) -> None:
             f"\ncustomer value, next 365 days: {orders:,.0f} orders, revenue {revenue:,.0f} "
             f"({flagged:,} persons with insufficient history get population figures)"
         )
+
+
+def print_activation(con) -> None:
+    """Audiences (members, holdout, sent), recommendation quality and the sync marts."""
+    if not _has_table(con, "marts", "fct_audience_memberships"):
+        return
+    print("\naudiences (members, holdout, sent to the ESP)")
+    for audience, members, holdout, sendable in con.execute(
+        "select audience_id, count(*), count(*) filter (where is_holdout), "
+        "count(*) filter (where is_sendable) from marts.fct_audience_memberships "
+        "group by 1 order by 2 desc"
+    ).fetchall():
+        print(f"  {audience:<22}{members:>10,}{holdout:>10,}{sendable:>10,}")
+    if _has_table(con, "marts", "rpt_recommendation_evaluation"):
+        rows = con.execute(
+            "select recommendation_method, top_k, hit_rate, ndcg, evaluated_people "
+            "from marts.rpt_recommendation_evaluation where is_list_length "
+            "order by recommendation_method"
+        ).fetchall()
+        if rows:
+            print(f"\nrecommendations, offline evaluation at k = {rows[0][1]} (hit rate, NDCG)")
+            for method, _, hit, ndcg, people in rows:
+                print(f"  {method:<12}{hit:>8.4f}{ndcg:>8.4f}  ({people:,} people)")
+    if _has_table(con, "marts", "sync_esp__profiles"):
+        counts = {
+            table: con.execute(f"select count(*) from marts.{table}").fetchone()[0]
+            for table in (
+                "sync_esp__profiles",
+                "sync_esp__audience_memberships",
+                "sync_esp__deletions",
+            )
+        }
+        print_counts("sync marts (what the ESP should hold)", counts)
 
 
 def run_analysis(name: str, target: str = "dev") -> list[tuple[list[str], list[tuple]]]:

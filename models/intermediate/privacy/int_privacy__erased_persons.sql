@@ -46,10 +46,10 @@ known_emails as (
     qualify row_number() over (
         partition by clusters.person_id
         order by
-            case when screened_records.source_table = 'esp_subscribers' then 0 else 1 end,
+            case when screened_records.source_table = 'esp_subscribers' then 0 else 1 end asc,
             screened_records.updated_at desc nulls last,
             screened_records.created_at desc nulls last,
-            screened_records.email
+            screened_records.email asc
     ) = 1
 ),
 
