@@ -10,7 +10,7 @@
 {% macro default__hash_bucket(expr, buckets) -%}
     mod(
         {%- for i in range(8) %}
-        (position(substr(md5({{ expr }}), {{ i + 1 }}, 1) in '0123456789abcdef') - 1) * {{ 16 ** (7 - i) }}
+        (charindex(substr(md5({{ expr }}), {{ i + 1 }}, 1), '0123456789abcdef') - 1) * {{ 16 ** (7 - i) }}
         {%- if not loop.last %} +{% endif %}
         {%- endfor %},
         {{ buckets }}

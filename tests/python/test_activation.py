@@ -29,12 +29,15 @@ def _erased_identifiers(con: duckdb.DuckDBPyConnection) -> set[str]:
             where s.node_id in (select node_id from nodes) and s.email_match_key is not null
         union select s.phone_e164 from intermediate.int_identity__screened_records s
             where s.node_id in (select node_id from nodes) and s.phone_e164 is not null
+        union select lower(trim(r.email)) from intermediate.int_privacy__person_requests q
+            join staging.stg_privacy__erasure_requests r using (request_id)
+            where q.person_id in (select person_id from erased) and r.email is not null
         """
     ).fetchall()
     return {r[0] for r in rows}
 
 
-def test_an_erasure_leaves_no_trace_in_any_mart_and_one_deletion_row(built_world) -> None:
+def test_an_erasure_leaves_no_trace_in_any_mart_and_deletion_rows_for_the_esp(built_world) -> None:
     with duckdb.connect(str(built_world.warehouse)) as con:
         erased = con.execute(
             "select person_id, lower(deletion_email) from intermediate.int_privacy__erased_persons"
@@ -72,8 +75,11 @@ def test_an_erasure_leaves_no_trace_in_any_mart_and_one_deletion_row(built_world
         deletions = con.execute("select email, reason from marts.sync_esp__deletions").fetchall()
     assert checked > 100
     assert traces == []
-    # exactly one deletion row per erased person, by the address the ESP knows
-    assert sorted(d[0] for d in deletions) == sorted(e[1] for e in erased)
+    # one deletion row per address of an erased person: the address the ESP knows
+    # them by for everyone, and no address of anybody else
+    emails = [d[0] for d in deletions]
+    assert len(emails) == len(set(emails))
+    assert {e[1] for e in erased} <= set(emails) <= identifiers
     assert {d[1] for d in deletions} == {"erasure"}
 
 
@@ -162,3 +168,45 @@ def test_everyone_gets_content_with_every_placeholder_filled(built_world) -> Non
         """
     )
     assert wrong_fallback == 0
+
+
+def test_the_file_export_and_sync_state_hold_no_erased_or_raw_address(
+    built_world, tmp_path
+) -> None:
+    from mailroom.sync import load_config, run_sync
+
+    out = tmp_path / "export"
+    cfg = load_config(
+        None,
+        destination="file",
+        warehouse=built_world.warehouse,
+        **{"file.format": "jsonl", "file.output_dir": out},
+    )
+    report = run_sync(cfg)
+    assert report.exit_code == 0
+    files = {p.name.split("-")[0]: p.read_text() for p in out.iterdir()}
+    assert set(files) == {"profiles", "audience_memberships", "deletions"}
+    with duckdb.connect(str(built_world.warehouse)) as con:
+        identifiers = _erased_identifiers(con) - {
+            r[0] for r in con.execute("select email from marts.sync_esp__deletions").fetchall()
+        }
+        [(profiles,)] = con.execute("select count(*) from marts.sync_esp__profiles").fetchall()
+        [(deletions,)] = con.execute("select count(*) from marts.sync_esp__deletions").fetchall()
+        emails = {r[0] for r in con.execute("select email from marts.dim_customers").fetchall()}
+        state = "\n".join(
+            str(row)
+            for table in ("records", "runs", "audit")
+            for row in con.execute(f"select * from sync_state.{table}").fetchall()
+        )
+    assert files["profiles"].count("\n") == profiles
+    assert files["deletions"].count("\n") == deletions
+    leaked = [
+        i for i in identifiers if i in files["profiles"] or i in files["audience_memberships"]
+    ]
+    assert leaked == []
+    assert not any(e in state for e in emails if e)
+    assert report.reconciled
+    # a second run on unchanged marts writes nothing
+    again = run_sync(cfg)
+    assert again.exit_code == 0 and again.reconciled
+    assert again.files == [] and len(list(out.iterdir())) == 3

@@ -1,5 +1,6 @@
 {#- One row per person: the UTC hour their e-mail opens suggest sending at
-    (people without opens get the population's best hour). Each hour's share of the person's first opens (one per
+    (people without opens get the population's best hour; a warehouse without
+    any opens yet, var('send_time_default_hour_utc')). Each hour's share of the person's first opens (one per
     message, in the var('send_time_lookback_days') days before the as-of
     date) is shrunk towards the population's share of that hour, as if the
     person had var('send_time_prior_opens') more opens spread like everyone's:
@@ -119,7 +120,8 @@ final as (
         case when person_best.person_id is null then 'population' else 'personal' end as send_hour_source,
 
         -- numbers
-        coalesce(person_best.send_hour, population_best.send_hour) as best_send_hour_utc,
+        coalesce(person_best.send_hour, population_best.send_hour, {{ var('send_time_default_hour_utc') }})
+            as best_send_hour_utc,
         coalesce(person_best.hour_score, population_hours.population_share) as send_hour_score,
         coalesce(person_best.hour_opens, 0) as best_hour_opens,
         coalesce(person_best.total_opens, 0) as total_opens

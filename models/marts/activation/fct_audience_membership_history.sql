@@ -26,6 +26,9 @@ final as (
         -- booleans
         is_holdout,
         is_sendable,
+        -- eligibility, so that lift compares held-out and sent members who could both be sent to
+        is_email_contactable,
+        is_frequency_capped,
 
         -- dates
         as_of_date

@@ -1,28 +1,76 @@
-{#- One row per erased person: the ESP must delete them permanently
-    (GDPR erasure). The only place an erased person's e-mail remains in the
-    marts, because the ESP can only be told whom to delete by it; the sync
+{#- One row per e-mail address of an erased person: the ESP must delete each
+    permanently (GDPR erasure). A person may be known to the ESP by any of
+    their addresses (the profile upserted used the golden record's, an older
+    subscription another), so every address on any of their records and in
+    their requests is deleted. The only mart still holding an erased person's
+    e-mail, since the ESP can only be told whom to delete by it; the sync
     sends each deletion once and records it acknowledged (by a hash of the
-    e-mail) in sync_state. -#}
+    address) in sync_state. -#}
 with
 
 erased_persons as (
     select * from {{ ref('int_privacy__erased_persons') }}
 ),
 
+person_requests as (
+    select * from {{ ref('int_privacy__person_requests') }}
+),
+
+erasure_requests as (
+    select * from {{ ref('stg_privacy__erasure_requests') }}
+),
+
+clusters as (
+    select * from {{ ref('int_identity__clusters') }}
+),
+
+screened_records as (
+    select * from {{ ref('int_identity__screened_records') }}
+),
+
+addresses as (
+    select
+        erased_persons.person_id,
+        erased_persons.erasure_requested_at,
+        screened_records.email
+    from erased_persons
+    inner join clusters
+        on erased_persons.person_id = clusters.person_id
+    inner join screened_records
+        on clusters.node_id = screened_records.node_id
+    where screened_records.email is not null
+
+    union all
+
+    select
+        erased_persons.person_id,
+        erased_persons.erasure_requested_at,
+        erasure_requests.email
+    from erased_persons
+    inner join person_requests
+        on
+            erased_persons.person_id = person_requests.person_id
+            and person_requests.request_type = 'erasure'
+    inner join erasure_requests
+        on person_requests.request_id = erasure_requests.request_id
+    where erasure_requests.email is not null
+),
+
 final as (
     select
         -- ids
-        lower(trim(deletion_email)) as email,
+        lower(trim(email)) as email,
 
         -- strings
         'erasure' as reason,
 
         -- timestamps
         erasure_requested_at as requested_at
-    from erased_persons
-    where deletion_email is not null
+    from addresses
+    -- an address no mail system accepts cannot be at the ESP
+    where {{ mailroom.is_valid_email('lower(trim(email))') }}
     qualify row_number() over (
-        partition by lower(trim(deletion_email))
+        partition by lower(trim(email))
         order by erasure_requested_at asc, person_id asc
     ) = 1
 )

@@ -1,9 +1,11 @@
 {#- One row per contactable e-mail: the profile the ESP receives (mailroom
     sync). Only people whose e-mail marketing is contactable are here, so a
     suppressed person is never sent; a person who stops being contactable
-    leaves this table and the sync removes (unsubscribes) them. Scores and
-    amounts are rounded so that noise below what a marketer would segment on
-    does not make every profile "changed" on every run. List columns
+    leaves this table and the sync removes (unsubscribes) them. Tiers and a
+    value band travel, not the scores and amounts that move a little every
+    day (they would make every profile "changed" on every run). Text traits
+    that can become empty are sent as '' rather than null, so that an ESP
+    that ignores nulls (Klaviyo's bulk import) keeps no stale value. List columns
     (segments, recommended_products, audiences) are JSON arrays as text. -#}
 with
 
@@ -59,12 +61,22 @@ person_audiences as (
 person_scores as (
     select
         person_id,
-        max(case when model_name = 'purchase' then round(score, 3) end) as purchase_score,
         max(case when model_name = 'purchase' then tier end) as purchase_tier,
-        max(case when model_name = 'churn' then round(score, 3) end) as churn_score,
         max(case when model_name = 'churn' then tier end) as churn_tier
     from scores
     group by 1
+),
+
+value_bands as (
+    -- top 20% of expected revenue high, next 30% medium, the rest low
+    select
+        person_id,
+        case
+            when percent_rank() over (order by expected_revenue_365d desc) < 0.2 then 'high'
+            when percent_rank() over (order by expected_revenue_365d desc) < 0.5 then 'medium'
+            else 'low'
+        end as value_band
+    from customer_value
 ),
 
 final as (
@@ -79,11 +91,12 @@ final as (
         customers.phone_e164 as phone_number,
         customers.country_code,
         coalesce(person_segments.segments, '[]') as segments,
-        customers.cluster_label as cluster_name,
-        person_scores.purchase_tier,
-        person_scores.churn_tier,
+        coalesce(customers.cluster_label, '') as cluster_name,
+        coalesce(person_scores.purchase_tier, '') as purchase_tier,
+        coalesce(person_scores.churn_tier, '') as churn_tier,
+        coalesce(value_bands.value_band, '') as value_band,
         content_selections.content_block,
-        content_selections.offer_code,
+        coalesce(content_selections.offer_code, '') as offer_code,
         content_selections.subject_line,
         content_selections.preheader,
         case
@@ -94,9 +107,6 @@ final as (
         coalesce(person_audiences.audiences, '[]') as audiences,
 
         -- numbers
-        person_scores.purchase_score,
-        person_scores.churn_score,
-        round(customer_value.expected_revenue_365d, 2) as predicted_revenue_365d,
         cast(coalesce(customers.order_count, 0) as integer) as orders_lifetime,
         round(coalesce(customers.revenue, 0), 2) as revenue_lifetime,
         send_preferences.best_send_hour_utc,
@@ -116,8 +126,8 @@ final as (
         on customers.person_id = person_audiences.person_id
     left join person_scores
         on customers.person_id = person_scores.person_id
-    left join customer_value
-        on customers.person_id = customer_value.person_id
+    left join value_bands
+        on customers.person_id = value_bands.person_id
     left join send_preferences
         on customers.person_id = send_preferences.person_id
     left join content_selections
