@@ -300,6 +300,9 @@ def sync(
         level=logging.INFO if verbose else logging.WARNING,
         format="%(asctime)s %(levelname)s %(message)s",
     )
+    # httpx logs every URL at INFO, and Mailchimp's URLs hold the MD5 of the address.
+    for noisy in ("httpx", "httpcore"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
     try:
         cfg = load_config(
             config,

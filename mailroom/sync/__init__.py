@@ -56,9 +56,10 @@ Environment variables:
       timeout_seconds: 30
       max_attempts: 6             # per request, for 500/502/503/504 and timeouts
       max_rate_limited: 30        # 429 answers tolerated per request
-      base_delay_seconds: 0.5     # backoff base * 2**n with jitter
+      base_delay_seconds: 0.5     # backoff base * 2**n, equal jitter (half fixed, half random)
       max_delay_seconds: 30
-      max_retry_after_seconds: 120
+      max_retry_after_seconds: 120  # a 429 pauses every request of the client; a longer
+                                    # Retry-After fails the request (retried next run)
     klaviyo:
       revision: "2024-10-15"
       list_id: null

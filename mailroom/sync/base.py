@@ -61,6 +61,10 @@ class Item:
         return self.outcome(FAILED, http_status, error)
 
     def invalid(self, error: str, http_status: int | None = None) -> Outcome:
+        """The record's fault: not retried until it changes. An erasure is never invalid
+        (it is legally required): it fails, and is sent again next run."""
+        if self.operation == "delete":
+            return self.failed(error, http_status)
         return self.outcome(INVALID, http_status, error)
 
 

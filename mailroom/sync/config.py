@@ -30,9 +30,9 @@ class HttpSettings:
     timeout_seconds: float = 30.0
     max_attempts: int = 6  # per request, for 5xx and timeouts
     max_rate_limited: int = 30  # 429 answers tolerated per request (each waits Retry-After)
-    base_delay_seconds: float = 0.5  # exponential backoff: base * 2**n, with jitter
+    base_delay_seconds: float = 0.5  # exponential backoff: base * 2**n, equal jitter
     max_delay_seconds: float = 30.0
-    max_retry_after_seconds: float = 120.0  # a longer Retry-After is capped to this
+    max_retry_after_seconds: float = 120.0  # longer: the request fails (retried next run)
 
 
 @dataclass(frozen=True)

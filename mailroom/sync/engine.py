@@ -5,7 +5,8 @@
    acknowledged), update (payload hash differs from the acknowledged one),
    unchanged, or invalid (rejected before with this same payload, or not
    sendable: bad JSON, too large). An acknowledged key no longer in the mart
-   is a removal. A deletions row not yet acknowledged is an erasure; a profile
+   is a removal. A deletions row not yet acknowledged is an erasure (never
+   invalid: a rejected erasure fails and is sent again next run); a profile
    or membership whose address is in the deletions mart is suppressed: it is
    only ever erased, never upserted.
 2. Guard: when a stream's removals exceed `max_delete_share` of the keys the
@@ -17,7 +18,9 @@
    batch; each list is committed to `records` and `audit` in one transaction
    before the next batch is sent, so a run killed between batches resumes with
    only the remainder, and an unchanged payload is never sent twice. Failed
-   rows (retries exhausted) keep status failed and are retried next run.
+   rows (retries exhausted) keep status failed and are retried next run. An
+   acknowledged erasure deletes the person's other records and audit rows
+   (`StateStore.commit`).
 4. Report: per stream, source rows = created + updated + unchanged + invalid +
    failed + suppressed + skipped (+ not attempted, when interrupted), plus
    removals and erasures; one `runs` row.
@@ -279,9 +282,7 @@ class SyncRun:
             st = deletions.state.get(row.key_hash)
             if st is not None and st.status == DELETED:
                 c.unchanged += 1
-            elif st is not None and st.status == INVALID and st.payload_hash == row.payload_hash:
-                c.invalid += 1
-            else:
+            else:  # an erasure is never left as invalid: until acknowledged, it is sent again
                 deletions.ops[row.key_hash] = "delete"
                 c.planned_deletes += 1
 
@@ -436,7 +437,6 @@ class SyncRun:
         self.store.commit(stream, outcomes, plan.state)
         c = plan.counts
         tally = {"acknowledged": 0, "invalid": 0, "failed": 0}
-        acked_erasures = []
         for o in outcomes:
             tally[o.status] += 1
             if o.operation == "remove":
@@ -453,8 +453,7 @@ class SyncRun:
                 continue
             if o.status == ACKNOWLEDGED:
                 if o.operation == "delete":
-                    c.deleted += 1
-                    acked_erasures.append(o.subject_hash)
+                    c.deleted += 1  # the store forgot the person's other records
                 elif o.operation == "create":
                     c.created += 1
                 else:
@@ -464,8 +463,6 @@ class SyncRun:
                     c.invalid += 1
             else:
                 c.failed += 1
-        if acked_erasures:
-            self.store.mark_subjects_deleted(acked_erasures, (PROFILES, MEMBERSHIPS))
         self.batches += 1
         log.info(
             "%s batch %d committed: %d acknowledged, %d invalid, %d failed",
@@ -491,6 +488,8 @@ class SyncRun:
         report = self.report
         self.store.start_run(report.mode, self.cfg.max_delete_share)
         try:
+            if not self.dry_run:
+                self.store.forget_erased_before()
             self.plan()
             self.guard()
             if self.dry_run:

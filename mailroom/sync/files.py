@@ -4,9 +4,10 @@ For ESPs that import files. Each file is `<output_dir>/<stream>-<run_id>.<csv|js
 with an `operation` column (create, update, delete: a removal from the
 profiles or memberships stream and an erasure are both `delete`; erasures
 are in their own `deletions` file), the key hash, then the mart's columns.
-A removal row carries the address the removal lookup found (empty if none)
-and, for a membership, its audience key. CSV keeps the JSON-text columns as
-JSON; JSONL writes them as arrays. Timestamps are ISO-8601 UTC.
+A removal row carries the address the removal lookup found and, for a
+membership, its audience key; a removal whose address the lookup cannot find
+is not written: it fails and is retried next run. CSV keeps the JSON-text
+columns as JSON; JSONL writes them as arrays. Timestamps are ISO-8601 UTC.
 
 The file is written to `<name>.tmp`, flushed to disk and renamed: an importer
 never sees half a file. Its rows are acknowledged once the rename is done
@@ -68,24 +69,31 @@ class FileDestination(Destination):
         path = self.path_for(stream)
         tmp = path.with_name(path.name + ".tmp")
         delivered: list[Item] = []
+        unresolved: list[Outcome] = []
         path.parent.mkdir(parents=True, exist_ok=True)
         try:
             with tmp.open("w", newline="", encoding="utf-8") as handle:
                 writer = self._writer(handle, columns)
                 for item in items:
+                    if item.operation == "remove" and not item.email:
+                        unresolved.append(item.failed("address not found by the removal lookup"))
+                        continue
                     writer(self._row(stream, item, columns))
                     delivered.append(item)
                 handle.flush()
                 os.fsync(handle.fileno())
-            if not delivered:
+            if delivered:
+                os.replace(tmp, path)
+            else:
                 tmp.unlink()
-                return
-            os.replace(tmp, path)
         except BaseException:
             tmp.unlink(missing_ok=True)
             raise
-        self.written.append(path)
-        yield [i.acknowledged() for i in delivered]
+        if delivered:
+            self.written.append(path)
+            yield [i.acknowledged() for i in delivered]
+        if unresolved:
+            yield unresolved
 
     def _writer(self, handle: TextIO, columns: list[str]):
         if self.settings.format == "csv":

@@ -1,4 +1,4 @@
-"""HTTP with retries, on httpx: rate limits, Retry-After, backoff with jitter, sanitized errors.
+"""HTTP with retries on httpx: rate limits, Retry-After, equal-jitter backoff, sanitized errors.
 
 httpx (not hand-written sockets or urllib): connection pooling with a bound on
 connections (Mailchimp allows 10), separate connect/read timeouts, a
@@ -7,10 +7,14 @@ thread-safe client for the Mailchimp worker pool, and HTTP/1.1 keep-alive.
 A request is retried when the answer is 429 (after `Retry-After` seconds,
 fractions accepted, or an HTTP date; otherwise backoff), 500, 502, 503 or 504,
 or when it times out or the connection fails, with exponential backoff and
-jitter, a bounded number of times. Any other answer is returned to the caller,
-which decides (a 400 is the record's fault, a 404 on a removal means already
-gone). Every error message that can reach logs, stdout or the audit table goes
-through `sanitize`: no response body is ever kept, only its JSON error codes
+equal jitter (half the delay fixed, half random), a bounded number of times.
+A 429 pauses the whole client, every worker thread: no request is sent before
+the announced time. When that time is further away than
+`max_retry_after_seconds`, requests fail at once (`DeliveryError`, without
+being sent; the rows are retried next run). Any other answer is returned to
+the caller, which decides (a 400 is the record's fault, a 404 on a removal
+means already gone). Every error message that can reach logs, stdout or the
+audit table goes through `sanitize`: no response body is ever kept, only its JSON error codes
 and titles, with anything that looks like an e-mail address masked.
 """
 
@@ -113,6 +117,7 @@ class RetryingClient:
         )
         self.rng = rng or random.Random()
         self._lock = threading.Lock()
+        self._not_before = 0.0  # time.monotonic() before which no request is sent (a 429)
         self.requests = 0
         self.retries = 0
 
@@ -132,12 +137,33 @@ class RetryingClient:
         with self._lock:
             return ceiling / 2 + self.rng.uniform(0, ceiling / 2)
 
+    def pause(self, seconds: float) -> None:
+        """No request from any thread of this client before `seconds` from now (a 429)."""
+        with self._lock:
+            self._not_before = max(self._not_before, time.monotonic() + seconds)
+
+    def _wait_turn(self) -> None:
+        """Sleep out the client's 429 pause; fail at once if it lasts beyond the cap."""
+        while True:
+            with self._lock:
+                wait = self._not_before - time.monotonic()
+            if wait <= 0:
+                return
+            if wait > self.settings.max_retry_after_seconds:
+                raise DeliveryError(
+                    f"rate limited for {wait:.0f}s more, beyond max_retry_after_seconds "
+                    f"({self.settings.max_retry_after_seconds:g})",
+                    429,
+                )
+            time.sleep(wait)
+
     def request(self, method: str, url: str, **kwargs: Any) -> httpx.Response:
         s = self.settings
         failures = 0
         rate_limited = 0
         last_error = "no attempt"
         while True:
+            self._wait_turn()
             self._count(retry=failures + rate_limited > 0)
             try:
                 response = self.client.request(method, url, **kwargs)
@@ -157,9 +183,8 @@ class RetryingClient:
                     wait = retry_after_seconds(response)
                     if wait is None:
                         wait = self.backoff(rate_limited - 1)
-                    wait = min(wait, s.max_retry_after_seconds)
-                    log.debug("429 on %s; waiting %.3fs", method, wait)
-                    time.sleep(wait)
+                    log.debug("429 on %s; client paused %.3fs", method, wait)
+                    self.pause(wait)  # every thread waits; beyond the cap, _wait_turn fails
                     continue
                 if response.status_code not in RETRY_STATUSES:
                     return response

@@ -7,7 +7,11 @@ Follows Klaviyo's documented API (revision pinned in `KlaviyoSettings.revision`)
   `GET /api/profile-bulk-import-jobs/{id}` until `complete`, then
   `GET /api/profile-bulk-import-jobs/{id}/import-errors` when `failed_count` > 0:
   each import error is matched to its profile (by `original_payload.email`, or
-  the `source.pointer` index) and that key is marked invalid. A request
+  the `source.pointer` index) and that key is marked invalid. When fewer
+  errors are matched than `failed_count`, every other profile of the job is
+  marked failed (retried next run; a re-import is idempotent). The error
+  pages' `links.next` is followed on the configured host only, for at most
+  `MAX_ERROR_PAGES` pages. A request
   rejected as a whole (400/413/422) is split, at the profile a JSON:API error
   pointer names or else in halves, until the offending profile is alone: it is
   marked invalid and the rest delivered.
@@ -29,6 +33,7 @@ Follows Klaviyo's documented API (revision pinned in `KlaviyoSettings.revision`)
   profile is re-imported but stays suppressed until they subscribe in Klaviyo.
   https://developers.klaviyo.com/en/reference/bulk_suppress_profiles
 - Erasures: `POST /api/data-privacy-deletion-jobs`, one profile (by e-mail) per request.
+  Any answer but a success fails the erasure (never invalid): it is sent again next run.
   https://developers.klaviyo.com/en/reference/request_profile_deletion
 - Rate limits: 429 with `Retry-After` is honoured (`mailroom.sync.http`).
 """
@@ -58,6 +63,7 @@ ERASE_PATH = "/api/data-privacy-deletion-jobs"
 SPLIT_STATUSES = (400, 413, 422)
 POINTER_RE = re.compile(r"^/data/attributes/profiles/data/(\d+)(?:/|$)")
 FINAL_JOB_STATUSES = ("complete", "cancelled")
+MAX_ERROR_PAGES = 1_000  # import-error pages read per job (a 10,000-profile job: 500 at 20)
 
 
 def profile_attributes(record: dict[str, Any]) -> dict[str, Any]:
@@ -265,6 +271,7 @@ class KlaviyoDestination(Destination):
             yield [i.failed("import job cancelled") for i in items]
             return
         errors: dict[str, str] = {}
+        unmatched = 0
         if (attributes.get("failed_count") or 0) > 0:
             try:
                 errors = self._import_errors(job_id, items)
@@ -272,19 +279,43 @@ class KlaviyoDestination(Destination):
                 yield [i.failed(f"import errors unreadable: {exc}") for i in items]
                 return
             unmatched = (attributes.get("failed_count") or 0) - len(errors)
-            if unmatched > 0:
-                log.warning("%d import errors could not be matched to a profile", unmatched)
+        if unmatched > 0:
+            # Which profiles those were is unknown: none of the others counts as imported.
+            # They are retried next run (a re-import is idempotent).
+            log.warning("%d import errors could not be matched to a profile", unmatched)
+            yield [
+                i.invalid(errors[i.key_hash], 200)
+                if i.key_hash in errors
+                else i.failed(f"{unmatched} import errors of the job not matched to a profile")
+                for i in items
+            ]
+            return
         yield [
             i.invalid(errors[i.key_hash], 200) if i.key_hash in errors else i.acknowledged(202)
             for i in items
         ]
 
     def _import_errors(self, job_id: str, items: list[Item]) -> dict[str, str]:
-        """key_hash -> sanitized error, for every import error of the job (all pages)."""
+        """key_hash -> sanitized error, for every import error of the job (all pages).
+
+        `links.next` is followed for at most `MAX_ERROR_PAGES` pages, and only on the
+        configured base URL's host (the API key goes with every request)."""
         keys = {i.key_hash for i in items}
         found: dict[str, str] = {}
+        base = httpx.URL(self.settings.base_url)
         url: str | None = f"{IMPORT_PATH}/{job_id}/import-errors"
+        pages = 0
         while url:
+            pages += 1
+            if pages > MAX_ERROR_PAGES:
+                raise DeliveryError(f"import errors: more than {MAX_ERROR_PAGES} pages")
+            target = httpx.URL(url)
+            if target.is_absolute_url and (target.scheme, target.host, target.port) != (
+                base.scheme,
+                base.host,
+                base.port,
+            ):
+                raise DeliveryError("import errors: next page link names another host")
             response = self.client.request("GET", url)
             if not response.is_success:
                 self._check_fatal(response)
@@ -355,6 +386,5 @@ class KlaviyoDestination(Destination):
         if response.is_success:
             return item.acknowledged(response.status_code)
         self._check_fatal(response)
-        if response.status_code in SPLIT_STATUSES:
-            return item.invalid(error_summary(response), response.status_code)
+        # Even a 400/413/422: an erasure is never left as invalid, it is sent again next run.
         return item.failed(error_summary(response), response.status_code)

@@ -32,7 +32,8 @@ password; base URL `https://<dc>.api.mailchimp.com` from the key's suffix):
   pool holds as many connections.
   https://mailchimp.com/developer/marketing/docs/fundamentals/#api-limits
 - Per-member 400: that member is invalid (the error's `title` is kept, never
-  its `detail`, which echoes the address).
+  its `detail`, which echoes the address). A rejected erasure is never
+  invalid: it fails and is sent again next run.
 """
 
 from __future__ import annotations
@@ -260,7 +261,7 @@ class MailchimpDestination(Destination):
         summary = error_summary(response)
         if response.status_code == 404 and item.operation in ("remove", "delete"):
             return item.acknowledged(404, esp_id=member)  # already gone
-        if response.status_code in (400, 422):
+        if response.status_code in (400, 422) and item.operation != "delete":
             log.info("invalid record: key %s", item.key_hash[:12])
             return item.invalid(summary, response.status_code)
         return item.failed(summary, response.status_code)

@@ -14,6 +14,12 @@ hashes, errors are sanitized (see `mailroom.sync.http.sanitize`).
 - `audit`: one row per operation on a key: run, destination, stream,
   key_hash, operation (create, update, remove, delete), status, HTTP status,
   sanitized error, time.
+
+An acknowledged erasure forgets the person, in the same transaction: their
+profile and membership records and every audit row about any of their keys
+(all streams, all runs) are deleted. What is left is the deletions-stream
+record (key hash, status `deleted`, no `esp_id`), which keeps the erasure
+from being sent twice, and the audit row of the acknowledged erasure itself.
 """
 
 from __future__ import annotations
@@ -25,6 +31,8 @@ from dataclasses import dataclass
 
 import duckdb
 import pyarrow as pa
+
+from mailroom.sync.source import DELETIONS
 
 SCHEMA = "sync_state"
 ACKNOWLEDGED, FAILED, INVALID, REMOVED, DELETED = (
@@ -252,6 +260,13 @@ class StateStore:
                 f"insert or replace into {SCHEMA}.records by name select * from _sync_records_batch"
             )
             self.con.execute(f"insert into {SCHEMA}.audit by name select * from _sync_audit_batch")
+            erased = [
+                o.subject_hash
+                for o in outcomes
+                if o.operation == "delete" and o.status == ACKNOWLEDGED
+            ]
+            if erased:
+                self._forget(erased)
             self.con.execute("commit")
         except BaseException:
             self.con.execute("rollback")
@@ -272,17 +287,51 @@ class StateStore:
             [self.run_id, utcnow(), self.destination, stream, keys],
         )
 
-    def mark_subjects_deleted(self, subject_hashes: Iterable[str], streams: Iterable[str]) -> None:
-        """After an acknowledged erasure: the person's other records are gone from the destination."""
-        subjects = list(subject_hashes)
-        if not subjects:
-            return
+    def _forget(self, subjects: list[str], only_status: str | None = None) -> None:
+        """Delete what state holds about erased people (see the module docstring).
+
+        `only_status` limits the profile and membership records deleted to that status.
+        """
+        other = f"r.stream <> '{DELETIONS}'"
+        if only_status is not None:
+            other += f" and r.status = '{only_status}'"
+        subject = "r.destination = ? and r.subject_hash in (select unnest(?))"
         self.con.execute(
-            f"update {SCHEMA}.records set status = '{DELETED}', last_run_id = ?, updated_at = ? "
-            "where destination = ? and stream in (select unnest(?)) "
-            "and subject_hash in (select unnest(?))",
-            [self.run_id, utcnow(), self.destination, list(streams), subjects],
+            f"delete from {SCHEMA}.audit a using {SCHEMA}.records r "
+            "where a.destination = r.destination and a.stream = r.stream "
+            f"and a.key_hash = r.key_hash and {subject} and (({other}) or "
+            f"(r.stream = '{DELETIONS}' and not "
+            f"(a.operation = 'delete' and a.status = '{ACKNOWLEDGED}')))",
+            [self.destination, subjects],
         )
+        self.con.execute(
+            f"delete from {SCHEMA}.records r where {subject} and {other}",
+            [self.destination, subjects],
+        )
+        self.con.execute(
+            f"update {SCHEMA}.records r set esp_id = null, group_key = null, last_error = null "
+            f"where {subject} and r.stream = '{DELETIONS}'",
+            [self.destination, subjects],
+        )
+
+    def forget_erased_before(self) -> None:
+        """Forget what state written before this rule still holds about erased people
+        (profile and membership records marked `deleted`, their audit rows, `esp_id`)."""
+        rows = self.con.execute(
+            f"select d.subject_hash from {SCHEMA}.records d "
+            f"where d.destination = ? and d.stream = '{DELETIONS}' and d.status = '{DELETED}' "
+            "and (d.esp_id is not null or d.group_key is not null or d.last_error is not null "
+            f"or exists (select 1 from {SCHEMA}.records r where r.destination = d.destination "
+            f"and r.subject_hash = d.subject_hash and r.stream <> '{DELETIONS}' "
+            f"and r.status = '{DELETED}') "
+            f"or exists (select 1 from {SCHEMA}.audit a where a.destination = d.destination "
+            f"and a.stream = '{DELETIONS}' and a.key_hash = d.key_hash "
+            f"and not (a.operation = 'delete' and a.status = '{ACKNOWLEDGED}')))",
+            [self.destination],
+        ).fetchall()
+        if rows:
+            # Only `deleted` rows: a person erased, then back in the marts, keeps their new rows.
+            self._forget([r[0] for r in rows], only_status=DELETED)
 
     def start_run(self, mode: str, max_delete_share: float) -> None:
         # DuckDB lets one process at a time write the file: a run still 'running' was killed.

@@ -7,6 +7,12 @@ records what it *applied* (so a test can check every change landed exactly
 once), and injects faults on request: a storm of 429s with Retry-After,
 500/502/503 answers, a timeout (the server sleeps past the client's timeout
 and does not apply the request), records rejected as invalid.
+
+Retry-After is enforced: after a 429 announcing N seconds, any request before
+that time gets another 429 (with the time left), and counts as a violation
+(`retry_after_violations`) unless it arrived within `RETRY_AFTER_GRACE` of the
+429, when it may have been in flight already (sent by another thread before
+the client read the 429).
 """
 
 from __future__ import annotations
@@ -14,6 +20,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import math
 import random
 import re
 import socket
@@ -60,6 +67,8 @@ class _Handler(BaseHTTPRequestHandler):
 class FakeESP:
     """Common machinery: a threaded server, request log, concurrency and fault queue."""
 
+    RETRY_AFTER_GRACE = 0.1  # seconds after a 429 in which a request may have been in flight
+
     def __init__(self, latency: float = 0.0) -> None:
         self.lock = threading.Lock()
         self.requests: list[tuple[str, str]] = []
@@ -71,10 +80,17 @@ class FakeESP:
         self.faults_served: Counter = Counter()
         self.latency = latency
         self.applied: Counter = Counter()
+        # (start, end) in time.monotonic() of the last Retry-After announced
+        self.rate_limited_window: tuple[float, float] | None = None
+        self.rate_limit_enforced = 0  # requests answered 429 because they came too early
+        self.retry_after_violations = 0  # ... of which sent after the client read the 429
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
         self.server.daemon_threads = True
         self.server.esp = self  # type: ignore[attr-defined]
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        # A short poll interval: shutdown() waits for it (the default 0.5 s, per server).
+        self.thread = threading.Thread(
+            target=self.server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True
+        )
 
     # -- lifecycle ------------------------------------------------------------------------------
 
@@ -110,8 +126,11 @@ class FakeESP:
         self.random_fault_rate = rate
 
     def clear_faults(self) -> None:
-        self.faults.clear()
-        self.random_fault_rate = 0.0
+        """No more faults, and the announced Retry-After is forgotten."""
+        with self.lock:
+            self.faults.clear()
+            self.random_fault_rate = 0.0
+            self.rate_limited_window = None
 
     def _take_fault(self, method: str) -> Fault | None:
         with self.lock:
@@ -137,6 +156,11 @@ class FakeESP:
         try:
             if self.latency:
                 time.sleep(self.latency)
+            too_early = self._too_early()
+            if too_early is not None:
+                headers = {"Retry-After": f"{math.ceil(too_early * 1000) / 1000:.3f}"}
+                self._send(h, 429, headers, {"errors": [{"title": "Retry-After not honoured"}]})
+                return
             fault = self._take_fault(h.command)
             if fault is not None:
                 with self.lock:
@@ -146,6 +170,10 @@ class FakeESP:
                     self._send(h, 504, {}, {"errors": [{"title": "late"}]})
                     return
                 headers = {"Retry-After": fault.retry_after} if fault.retry_after else {}
+                if fault.status == 429 and fault.retry_after:
+                    with self.lock:
+                        start = time.monotonic()
+                        self.rate_limited_window = (start, start + float(fault.retry_after))
                 self._send(h, fault.status, headers, {"errors": [{"title": "injected"}]})
                 return
             status, headers, body = self.route(
@@ -155,6 +183,18 @@ class FakeESP:
         finally:
             with self.lock:
                 self.in_flight -= 1
+
+    def _too_early(self) -> float | None:
+        """Seconds left of the announced Retry-After, if this request came before its end."""
+        now = time.monotonic()
+        with self.lock:
+            window = self.rate_limited_window
+            if window is None or now >= window[1]:
+                return None
+            self.rate_limit_enforced += 1
+            if now >= window[0] + self.RETRY_AFTER_GRACE:
+                self.retry_after_violations += 1
+            return window[1] - now
 
     def _send(self, h: BaseHTTPRequestHandler, status: int, headers: dict, body: Any) -> None:
         data = b"" if body is None else json.dumps(body).encode()
@@ -205,6 +245,11 @@ class FakeKlaviyo(FakeESP):
     pointer to the bad profile; "request_no_pointer" the same without a pointer
     (the client must bisect); "import_errors" accepts the job and reports the
     profile in the job's import errors.
+
+    `unmatchable_errors`: that many of a job's import errors (the first ones)
+    carry neither `original_payload` nor a pointer, so the client cannot tell
+    which profile failed. `error_next_link`: every import-errors page links to
+    this URL as `links.next` (another host, or a page that never ends).
     """
 
     MAX_PROFILES = 10_000
@@ -223,6 +268,8 @@ class FakeKlaviyo(FakeESP):
         self.import_bytes: list[int] = []
         self.revisions: set[str] = set()
         self.error_page_size = 1
+        self.unmatchable_errors = 0
+        self.error_next_link: str | None = None
 
     def _invalid(self, attrs: dict) -> str | None:
         email = attrs.get("email")
@@ -335,23 +382,16 @@ class FakeKlaviyo(FakeESP):
             return 200, {}, self._job_body(job_id, status)
         start = int((query.get("page[cursor]") or ["0"])[0])
         page = job["errors"][start : start + self.error_page_size]
-        data = [
-            {
-                "type": "import-error",
-                "id": f"err-{i}",
-                "attributes": {
-                    "code": "invalid",
-                    "title": "Invalid input.",
-                    "detail": detail,
-                    "source": {"pointer": f"/data/attributes/profiles/data/{i}/attributes/{bad}"},
-                    "original_payload": attrs,
-                },
-            }
-            for i, bad, detail, attrs in page
-        ]
+        data = []
+        for n, (i, bad, detail, attrs) in enumerate(page, start):
+            attributes = {"code": "invalid", "title": "Invalid input.", "detail": detail}
+            if n >= self.unmatchable_errors:
+                pointer = f"/data/attributes/profiles/data/{i}/attributes/{bad}"
+                attributes.update(source={"pointer": pointer}, original_payload=attrs)
+            data.append({"type": "import-error", "id": f"err-{i}", "attributes": attributes})
         nxt = start + self.error_page_size
-        next_link = None
-        if nxt < len(job["errors"]):
+        next_link = self.error_next_link
+        if next_link is None and nxt < len(job["errors"]):
             next_link = (
                 f"{self.base_url}/api/profile-bulk-import-jobs/{job_id}/import-errors"
                 f"?page[cursor]={nxt}"

@@ -14,6 +14,8 @@ import json
 import logging
 import subprocess
 import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import duckdb
@@ -31,9 +33,10 @@ from mailroom.sync.config import (
     MailchimpSettings,
     SyncConfig,
 )
-from mailroom.sync.http import retry_after_seconds, sanitize
+from mailroom.sync.http import RetryingClient, retry_after_seconds, sanitize
 from mailroom.sync.mailchimp import merge_tags
 from mailroom.sync.report import print_report
+from mailroom.sync.source import membership_key
 
 sys.path.insert(0, str(Path(__file__).parent))
 from esp_servers import FakeKlaviyo, FakeMailchimp, subscriber_hash
@@ -197,6 +200,25 @@ def assert_reconciled(report) -> None:
         assert counts.reconciled, (stream, counts)
 
 
+def assert_forgotten(wh: Warehouse, erased: list[str]) -> None:
+    """Of an erased person, state keeps the deletions record (key hash only) and the audit
+    row of the acknowledged erasure: no profile or membership record, no other audit row."""
+    subjects = [hashlib.sha256(e.encode()).hexdigest() for e in erased]
+    keys = subjects + [membership_key(a, e) for e in erased for a in ("vip", "winback")]
+    records = wh.sql(
+        "select stream, status, esp_id, group_key, last_error from sync_state.records "
+        "where subject_hash in (select unnest(?)) or key_hash in (select unnest(?))",
+        [subjects, keys],
+    )
+    assert records == [("deletions", "deleted", None, None, None)] * len(erased)
+    audit = wh.sql(
+        "select stream, operation, status, error from sync_state.audit "
+        "where key_hash in (select unnest(?))",
+        [keys],
+    )
+    assert audit == [("deletions", "delete", "acknowledged", None)] * len(erased)
+
+
 def imported_once(server: FakeKlaviyo, emails: list[str]) -> None:
     counts = {e: server.applied[("import", e)] for e in emails}
     assert set(counts.values()) == {1}, {k: v for k, v in counts.items() if v != 1}
@@ -252,12 +274,13 @@ def test_klaviyo_first_run_delivers_each_profile_once_then_nothing(
 
 def test_klaviyo_survives_rate_limit_storm_5xx_and_timeout(wh: Warehouse) -> None:
     with FakeKlaviyo() as k:
-        k.rate_limit_storm(12, retry_after="0.01")
+        k.rate_limit_storm(3, retry_after="0.2")
         k.fail_next([500, 502, 503, 504])
         k.timeout_next(1, seconds=0.9, methods=("POST",))  # past the 0.5 s client timeout
         k.random_errors(0.15)
         report = run_sync(klaviyo_cfg(wh, k))
-        assert k.faults_served[429] == 12 and k.faults_served["timeout"] == 1
+        assert k.faults_served[429] == 3 and k.faults_served["timeout"] == 1
+        assert k.retry_after_violations == 0  # no request before the announced time
         assert sum(k.faults_served[s] for s in (500, 502, 503)) >= 3
         imported_once(k, wh.emails())  # the timed-out request was not applied; the retry was
         assert report.streams["profiles"].created == 300 and report.status == "succeeded"
@@ -324,6 +347,92 @@ def test_klaviyo_import_errors_mark_profiles_invalid(wh: Warehouse) -> None:
     assert_no_personal_data(wh)
 
 
+def test_klaviyo_unmatched_import_errors_fail_the_rest_of_the_job(tmp_path: Path) -> None:
+    wh = build_marts(tmp_path / "small.duckdb", n=20)
+    wh.sql(
+        "update marts.sync_esp__profiles set phone_number = '0770 123' where person_id in ('p4', 'p14')"
+    )
+    with FakeKlaviyo(invalid_mode="import_errors") as k:
+        k.unmatchable_errors = 1  # failed_count 2, one error names its profile (p14)
+        report = run_sync(klaviyo_cfg(wh, k))
+        counts = report.streams["profiles"]
+        assert (counts.created, counts.invalid, counts.failed) == (0, 1, 19)
+        assert report.status == "partial" and report.exit_code == 1
+        assert_reconciled(report)
+        k.unmatchable_errors = 0
+        report = run_sync(klaviyo_cfg(wh, k))  # the 19 are imported again: p4 is now named
+        counts = report.streams["profiles"]
+        assert (counts.created, counts.invalid, counts.failed) == (18, 2, 0)
+        assert report.exit_code == 0 and len(k.profiles) == 18
+
+
+def test_klaviyo_import_error_pages_stay_on_the_api_host_and_are_capped(
+    tmp_path: Path, monkeypatch
+) -> None:
+    monkeypatch.setattr("mailroom.sync.klaviyo.MAX_ERROR_PAGES", 3)
+    wh = build_marts(tmp_path / "small.duckdb", n=20)
+    wh.sql("update marts.sync_esp__profiles set phone_number = '0770' where person_id = 'p4'")
+    with FakeKlaviyo(invalid_mode="import_errors") as k, FakeKlaviyo() as elsewhere:
+        k.error_next_link = f"{elsewhere.base_url}/api/profile-bulk-import-jobs/job-1/import-errors"
+        report = run_sync(klaviyo_cfg(wh, k))
+        assert elsewhere.requests == []  # the API key never left for another host
+        assert report.streams["profiles"].failed == 20
+        k.error_next_link = f"{k.base_url}/api/profile-bulk-import-jobs/job-2/import-errors"
+        before = k.count("GET", "/api/profile-bulk-import-jobs/job-2/import-errors")
+        report = run_sync(klaviyo_cfg(wh, k))  # a next link that never ends: 3 pages read
+        assert k.count("GET", "/api/profile-bulk-import-jobs/job-2/import-errors") == before + 3
+        assert report.streams["profiles"].failed == 20 and report.exit_code == 1
+    errors = wh.sql("select distinct last_error from sync_state.records")
+    assert errors == [("import errors unreadable: import errors: more than 3 pages",)]
+
+
+def test_a_rejected_erasure_fails_and_is_sent_again(tmp_path: Path) -> None:
+    wh = build_marts(tmp_path / "small.duckdb", n=20)
+    wh.sql(
+        "insert into marts.sync_esp__deletions values "
+        "('not-an-email', 'erasure request', timestamp '2026-09-29 00:00:00'), "
+        "('person00003@example.com', 'erasure request', timestamp '2026-09-29 00:00:00')"
+    )
+    with FakeKlaviyo() as k:
+        for run in (1, 2):
+            report = run_sync(klaviyo_cfg(wh, k))  # Klaviyo answers 400 to the bad address
+            d = report.streams["deletions"]
+            assert (d.deleted, d.failed, d.invalid, d.unchanged) == (2 - run, 1, 0, run - 1)
+            assert report.status == "partial" and report.exit_code == 1
+            assert k.count("POST", "/api/data-privacy-deletion-jobs") == 1 + run
+    with FakeMailchimp(latency=0) as m:
+        m.fail_next([400], methods=("POST",))  # the first POST: an erasure (sent first)
+        report = run_sync(mailchimp_cfg(wh, m))
+        d = report.streams["deletions"]
+        assert (d.deleted, d.failed, d.invalid) == (1, 1, 0) and report.exit_code == 1
+        report = run_sync(mailchimp_cfg(wh, m))
+        assert report.streams["deletions"].deleted == 1 and report.exit_code == 0
+    assert wh.sql(
+        "select destination, status from sync_state.records "
+        "where stream = 'deletions' order by 1, 2"
+    ) == [
+        ("klaviyo", "deleted"),
+        ("klaviyo", "failed"),
+        ("mailchimp", "deleted"),
+        ("mailchimp", "deleted"),
+    ]
+    assert_no_personal_data(wh)
+
+
+def test_retry_after_beyond_the_cap_fails_the_rows_without_resending(tmp_path: Path) -> None:
+    wh = build_marts(tmp_path / "small.duckdb", n=20)
+    capped = HttpSettings(timeout_seconds=5, max_retry_after_seconds=1)
+    with FakeKlaviyo() as k:
+        k.rate_limit_storm(1, retry_after="5")
+        report = run_sync(klaviyo_cfg(wh, k, http=capped, batch_size=5))
+        assert report.streams["profiles"].failed == 20 and report.exit_code == 1
+        assert len(k.requests) == 1 and k.retry_after_violations == 0  # the rest never sent
+        assert k.profiles == {}
+        k.clear_faults()  # the 5 seconds are over
+        report = run_sync(klaviyo_cfg(wh, k, http=capped, batch_size=5))
+        assert report.streams["profiles"].created == 20 and report.exit_code == 0
+
+
 def test_klaviyo_update_removal_and_erasure(wh: Warehouse) -> None:
     with FakeKlaviyo() as k:
         run_sync(klaviyo_cfg(wh, k))
@@ -355,13 +464,28 @@ def test_klaviyo_update_removal_and_erasure(wh: Warehouse) -> None:
         assert report.streams["deletions"].deleted == 3
         assert_reconciled(report)
 
+        assert_forgotten(wh, erased)
+        assert wh.records() == 298 and wh.records("removed") == 3
+        assert wh.records("deleted") == 0 and wh.records("deleted", stream="deletions") == 3
+
+        # State written before erasures forgot people: a profile row only marked deleted.
+        p20 = hashlib.sha256(b"person00020@example.com").hexdigest()
+        wh.sql(
+            "insert into sync_state.records (destination, stream, key_hash, subject_hash, "
+            "status, attempts) values ('klaviyo', 'profiles', ?, ?, 'deleted', 1)",
+            [p20, p20],
+        )
+        wh.sql(
+            "insert into sync_state.audit (destination, stream, key_hash, operation, status) "
+            "values ('klaviyo', 'profiles', ?, 'create', 'acknowledged')",
+            [p20],
+        )
         before = len(k.requests)
         again = run_sync(klaviyo_cfg(wh, k))
         assert len(k.requests) == before  # erasures are never repeated
         assert again.streams["deletions"].unchanged == 3
         assert all(k.applied[("erase", e)] == 1 for e in erased)
-    assert wh.records("removed") == 3 and wh.records("deleted") == 2
-    assert wh.records("deleted", stream="deletions") == 3
+    assert_forgotten(wh, erased)
     assert_no_personal_data(wh)
 
 
@@ -623,7 +747,7 @@ def test_mailchimp_survives_faults_and_isolates_an_invalid_member(wh: Warehouse,
         "update marts.sync_esp__audience_memberships set email = 'not-an-email' where person_id = 'p40'"
     )
     with FakeMailchimp() as m:
-        m.rate_limit_storm(15, retry_after="0.01")
+        m.rate_limit_storm(4, retry_after="0.2", methods=("PUT",))  # hits the 10 workers
         m.fail_next([500, 502, 503, 504])
         m.timeout_next(2, seconds=0.9, methods=("PUT",))
         m.random_errors(0.05)
@@ -634,7 +758,8 @@ def test_mailchimp_survives_faults_and_isolates_an_invalid_member(wh: Warehouse,
         p, a = report.streams["profiles"], report.streams["audience_memberships"]
         assert (p.created, p.invalid, p.failed) == (299, 1, 0)
         assert (a.created, a.skipped) == (208, 2)  # its two memberships wait for a member
-        assert m.faults_served[429] == 15 and m.faults_served["timeout"] == 2
+        assert m.faults_served[429] == 4 and m.faults_served["timeout"] == 2
+        assert m.retry_after_violations == 0  # no request sent before the announced time
         assert_reconciled(report)
         error = wh.sql("select error from sync_state.audit where status = 'invalid'")[0][0]
         assert error == "HTTP 400; Invalid Resource"  # never the detail that echoes the address
@@ -689,6 +814,7 @@ def test_mailchimp_update_archive_untag_and_erase(wh: Warehouse) -> None:
         before = len(m.requests)
         run_sync(mailchimp_cfg(wh, m))
         assert len(m.requests) == before
+    assert_forgotten(wh, erased)  # p60's member id (MD5) and audiences are gone too
     assert_no_personal_data(wh)
 
 
@@ -727,7 +853,8 @@ def test_file_destination_writes_only_changed_rows(wh: Warehouse, tmp_path: Path
     assert not list(out.glob("*.tmp")) and not (out / f"deletions-{report.run_id}.{fmt}").exists()
 
     wh.sql("update marts.sync_esp__profiles set offer_code = 'X' where person_id = 'p1'")
-    wh.sql("delete from marts.sync_esp__profiles where person_id = 'p2'")
+    wh.sql("delete from marts.sync_esp__profiles where person_id in ('p2', 'p5')")
+    wh.sql("delete from marts.dim_customers where first_name = 'Firstname5'")  # not found
     wh.sql(
         "insert into marts.sync_esp__deletions values "
         "('person00003@example.com', 'erasure request', timestamp '2026-09-29 00:00:00')"
@@ -737,7 +864,8 @@ def test_file_destination_writes_only_changed_rows(wh: Warehouse, tmp_path: Path
     assert sorted((r["operation"], r["email"]) for r in rows) == [
         ("delete", "person00002@example.com"),  # address found by the removal lookup
         ("update", "person00001@example.com"),
-    ]
+    ]  # p5's removal, with no address to write, failed: it is kept for the next run
+    assert report.streams["profiles"].remove_failed == 1 and report.exit_code == 1
     deletions = _read(out / f"deletions-{report.run_id}.{fmt}", fmt)
     assert [(r["operation"], r["email"], r["reason"]) for r in deletions] == [
         ("delete", "person00003@example.com", "erasure request")
@@ -759,9 +887,13 @@ def test_cli_sync_explains_itself_and_dry_runs(wh: Warehouse, tmp_path: Path, mo
     monkeypatch.setenv("WAREHOUSE_PATH", str(wh.path))
     monkeypatch.delenv("MAILROOM_SYNC_CONFIG", raising=False)
     result = runner.invoke(
-        app, ["sync", "-d", "file", "--dry-run", "--output-dir", str(tmp_path / "o")]
+        app, ["sync", "-d", "file", "--dry-run", "-v", "--output-dir", str(tmp_path / "o")]
     )
     assert result.exit_code == 0, result.output
+    # httpx would log every URL at INFO, Mailchimp's with the MD5 of the address.
+    assert (
+        logging.getLogger("httpx").level == logging.getLogger("httpcore").level == logging.WARNING
+    )
     said = " ".join(result.output.split())
     assert "dry run: nothing sent" in said and "│ to create │ 0 │ 300 │ 210 │" in said
     assert not (tmp_path / "o").exists()
@@ -787,6 +919,22 @@ def test_config_precedence_and_secrets_only_from_environment(tmp_path: Path, mon
     config.write_text("klaviyo: {api_key: secret}\n")
     with pytest.raises(ConfigError, match="environment only"):
         load_config(config, destination="file")
+
+
+def test_a_429_pauses_every_thread_of_the_client() -> None:
+    with FakeMailchimp(latency=0) as m:
+        m.rate_limit_storm(1, retry_after="0.4")
+        client = RetryingClient(m.base_url, FAST_HTTP, auth=("mailroom", MAILCHIMP_KEY))
+        path = f"/3.0/lists/{LIST_ID}/merge-fields"
+        with ThreadPoolExecutor(2) as pool:
+            first = pool.submit(client.request, "GET", path)
+            time.sleep(0.15)  # the first thread has its 429 by now (past the fake's grace)
+            second = pool.submit(client.request, "GET", path)
+            assert first.result().status_code == second.result().status_code == 200
+        client.close()
+        # The second thread waited out the first one's Retry-After before sending.
+        assert m.faults_served[429] == 1 and m.rate_limit_enforced == 0
+        assert m.retry_after_violations == 0 and len(m.requests) == 3
 
 
 def test_retry_after_sanitize_and_merge_tags() -> None:
