@@ -1,7 +1,7 @@
 {#- One row per person: what activation rules (audiences, content rules) test,
     flattened so that a rule is a few string comparisons: the person's
     segments as '|a|b|', their propensity tiers as '|purchase:high|churn:safe|',
-    their learned cluster, and the scores members are ranked by. -#}
+    their learned cluster, and whether they may be e-mailed. -#}
 with
 
 customers as (
@@ -19,9 +19,7 @@ scores as (
 person_scores as (
     select
         person_id,
-        '|' || {{ dbt.listagg("model_name || ':' || tier", "'|'", "order by model_name") }} || '|' as model_tiers,
-        max(case when model_name = 'purchase' then score end) as purchase_score,
-        max(case when model_name = 'churn' then score end) as churn_score
+        '|' || {{ dbt.listagg("model_name || ':' || tier", "'|'", "order by model_name") }} || '|' as model_tiers
     from scores
     group by 1
 ),
@@ -35,10 +33,6 @@ final as (
         '|' || coalesce(person_states.segment_ids, '') || '|' as segment_ids,
         coalesce(person_scores.model_tiers, '|') as model_tiers,
         customers.cluster_label,
-
-        -- numbers
-        person_scores.purchase_score,
-        person_scores.churn_score,
 
         -- booleans
         customers.is_email_contactable

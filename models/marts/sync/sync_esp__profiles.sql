@@ -13,10 +13,6 @@ customers as (
     select * from {{ ref('dim_customers') }}
 ),
 
-person_attributes as (
-    select * from {{ ref('int_activation__person_attributes') }}
-),
-
 scores as (
     select * from {{ ref('fct_propensity_scores') }}
 ),
@@ -118,8 +114,6 @@ final as (
         customers.last_order_at,
         customers.consent_updated_at
     from customers
-    inner join person_attributes
-        on customers.person_id = person_attributes.person_id
     left join person_segments
         on customers.person_id = person_segments.person_id
     left join person_audiences
