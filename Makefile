@@ -24,7 +24,7 @@ test: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mailroom lint-sql
-	$(BIN)/pytest tests/python
+	$(BIN)/pytest tests/python -n 2 --dist loadgroup
 
 bench: $(STAMP)
 	$(BIN)/mailroom bench

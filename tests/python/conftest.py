@@ -63,3 +63,17 @@ def built_world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[BuiltWorld
         generate_world(SMALL_WORLD, warehouse=warehouse, truth_dir=truth)
         result = runner.dbt_build(target="ci")
         yield BuiltWorld(warehouse=warehouse, truth=truth, build=result)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Keep what shares a built warehouse on one pytest-xdist worker (`--dist loadgroup`).
+
+    Every module that uses the session's `built_world` runs on the same worker,
+    so the world is built once; any other module stays on one worker, so its
+    module-scoped fixtures (their own small builds) are built once too.
+    """
+    uses_world = {item.module.__name__ for item in items if "built_world" in item.fixturenames}
+    for item in items:
+        module = item.module.__name__
+        group = "built_world" if module in uses_world else module
+        item.add_marker(pytest.mark.xdist_group(group))
