@@ -43,6 +43,12 @@ def generate(
     chunk_size: int = typer.Option(
         25_000, min=100, help="People simulated per chunk (bounds memory)."
     ),
+    pending_days: int = typer.Option(
+        0,
+        min=0,
+        help="Hold back what the loader landed in the last N days (schema raw_pending) and "
+        "move the world's as-of date back N days; `mailroom land` brings them in a day at a time.",
+    ),
 ) -> None:
     """Simulate a retailer and write every raw source into the `raw` schema, plus the truth."""
     from mailroom.generator import WorldConfig, generate_world
@@ -53,6 +59,41 @@ def generate(
     stats = generate_world(cfg, warehouse=warehouse, truth_dir=truth_dir, progress=True)
     runner.print_counts("raw tables written", stats.raw_counts)
     typer.echo(f"truth written to {truth_dir}/ in {stats.seconds:.1f}s")
+    if pending_days:
+        from mailroom.generator import pending
+        from mailroom.warehouse import connect
+
+        with connect(warehouse) as con:
+            held = pending.hold_back(con, pending_days)
+        runner.print_counts(
+            f"held back in {pending.PENDING_SCHEMA} (the last {pending_days} days)", held
+        )
+
+
+@app.command()
+def land(
+    days: int = typer.Option(1, min=1, help="Days of held-back loads to land."),
+    warehouse: Path | None = typer.Option(None, help="DuckDB file (default: $WAREHOUSE_PATH)."),
+) -> None:
+    """Land the next day(s) of a sample world's held-back loads (`generate --pending-days`) into `raw`.
+
+    What arrives is what the loader landed that day: new events, late events
+    of earlier days, re-deliveries and new versions of records. The world's
+    as-of date moves forward with it; then `mailroom build` runs incrementally.
+    """
+    from mailroom.generator import pending
+    from mailroom.warehouse import connect
+
+    try:
+        with connect(warehouse) as con:
+            landed = pending.land(con, days)
+            as_of = con.execute(
+                "select value from raw.world_metadata where key = 'as_of'"
+            ).fetchone()[0]
+    except ValueError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
+    runner.print_counts(f"landed into raw (as-of date now {as_of})", landed)
 
 
 @app.command()
@@ -60,9 +101,28 @@ def build(
     select: str | None = typer.Option(None, "--select", "-s", help="dbt selector."),
     target: str = typer.Option("dev", help="profiles.yml target (dev, ci, snowflake)."),
     full_refresh: bool = typer.Option(False, help="Rebuild incremental models from scratch."),
+    train: bool | None = typer.Option(
+        None,
+        "--train/--no-train",
+        help="Retrain the propensity models (feature history, examples, registry). Default: "
+        "only when the registry has no promoted version yet; otherwise a routine run scores "
+        "with the promoted versions.",
+    ),
 ) -> None:
-    """Run `dbt seed` + `dbt build` with the sample world's as-of date, and summarise."""
-    result = runner.dbt_build(select=select, target=target, full_refresh=full_refresh)
+    """Run `dbt build` with the sample world's as-of date, and summarise.
+
+    A routine build (the default once models are trained) rebuilds everything
+    but the training models (dbt tag `training`, selectors.yml `routine`):
+    the incremental base models take only what was loaded since the last
+    run, and scoring uses the promoted model versions. Schedule `--train`
+    (weekly, monthly) to retrain.
+    """
+    if train is None:
+        train = runner.needs_training(target)
+    typer.echo(
+        "training run (retrains the propensity models)" if train else "routine run (no retraining)"
+    )
+    result = runner.dbt_build(select=select, target=target, full_refresh=full_refresh, train=train)
     runner.print_build_summary(result)
     if not result.success:
         raise typer.Exit(1)
@@ -86,7 +146,7 @@ def demo(
         truth_dir=Path("data/truth"),
         chunk_size=25_000,
     )
-    build(select=None, target="dev", full_refresh=True)
+    build(select=None, target="dev", full_refresh=True, train=True)
     typer.echo("\nexporting the sync marts for the ESP (mailroom sync --destination file)")
     sync(
         destination="file",

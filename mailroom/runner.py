@@ -96,6 +96,30 @@ def invoke_dbt(
     return dbtRunner().invoke(cli)
 
 
+TRAINING_TAG = "training"
+
+
+def needs_training(target: str = "dev") -> bool:
+    """Whether a build must train: no promoted model version in the registry yet.
+
+    Routine builds score with the promoted versions and leave the training
+    models (tag `training`) as the last training run built them; a warehouse
+    without a registry (a first build) has nothing to score with, so it trains.
+    On Snowflake the registry is not inspected: builds there train unless told not to.
+    """
+    if target == "snowflake":
+        return True
+    if not warehouse_path().exists():
+        return True
+    with connect() as con:
+        if not _has_table(con, "intermediate", "int_propensity__model_versions"):
+            return True
+        promoted = con.execute(
+            "select count(*) from intermediate.int_propensity__model_versions where is_promoted"
+        ).fetchone()[0]
+    return promoted == 0
+
+
 def dbt_build(
     select: str | None = None,
     target: str = "dev",
@@ -103,10 +127,16 @@ def dbt_build(
     extra_vars: dict | None = None,
     indirect_selection: str | None = None,
     project_dir: Path | None = None,
+    train: bool = True,
+    exclude: str | None = None,
 ) -> BuildResult:
+    """`dbt build`; `train=False` is a routine run (everything but tag:training)."""
     args = ["build"]
     if select:
         args += ["--select", select]
+    excluded = " ".join(x for x in (exclude, None if train else f"tag:{TRAINING_TAG}") if x)
+    if excluded:
+        args += ["--exclude", excluded]
     if indirect_selection:
         # "cautious": only tests whose every parent is selected
         args += ["--indirect-selection", indirect_selection]

@@ -13,6 +13,10 @@
     is the validation date (a refund learnt later must not reach training);
     of validation and excluded rows, the scoring date.
 
+    (The models and their populations: macro propensity_models; the scoring
+    date's population is also int_propensity__scoring_population, which
+    routine runs score without rebuilding this model.)
+
     Time split per model (no label window overlaps the features or labels it
     is judged against):
     - scoring: the scoring date; no label.
@@ -20,10 +24,7 @@
     - validation: the newest as-of date whose label window has ended.
     - train: as-of dates whose label window ends by the validation date.
     - excluded: labelled, but the label window runs past the validation date. -#}
-{%- set models = [
-    {'name': 'purchase', 'horizon': var('purchase_horizon_days'), 'population_days': 'null', 'positive_without_order': 'false'},
-    {'name': 'churn', 'horizon': var('churn_horizon_days'), 'population_days': var('churn_population_days'), 'positive_without_order': 'true'},
-] -%}
+{%- set models = mailroom.propensity_models() -%}
 with
 
 feature_dates as (

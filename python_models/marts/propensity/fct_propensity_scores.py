@@ -1,7 +1,7 @@
 """Propensity scores of every person at the scoring date, from the promoted model versions.
 
 One row per person and model (purchase for everyone; churn for the people in
-its population, see int_propensity__examples). Nothing is trained here: each
+its population, see int_propensity__scoring_population). Nothing is trained here: each
 model's champion (its latest promoted version in int_propensity__model_versions)
 is rebuilt from its JSON artifact and applied to int_customers__features, so
 the same version and data always give the same scores.
@@ -322,7 +322,7 @@ def model(dbt, session):
     tier_settings = dbt.config.meta_get("propensity_tiers")
     versions = to_pandas(dbt.ref("int_propensity__model_versions"))
     population = to_pandas(
-        dbt.ref("int_propensity__examples").filter("split = 'scoring'"), ["model_name", "person_id"]
+        dbt.ref("int_propensity__scoring_population"), ["model_name", "person_id"]
     )
     features = to_pandas(dbt.ref("int_customers__features"))
     scored_at = dt.datetime.now(dt.UTC).replace(tzinfo=None, microsecond=0)

@@ -7,10 +7,32 @@
     ["unit_price < 0", "negative_amount", "unit_price"],
 ] -%}
 
+{{ config(
+    materialized='incremental',
+    incremental_strategy='delete+insert',
+    unique_key='_batch_key',
+    on_schema_change='fail',
+) }}
+
 with
 
 source as (
     select * from {{ source('shop', 'shop_order_items') }}
+    {%- if is_incremental() %}
+    -- an incremental run re-computes only the keys with new rows (macro incremental_batch_keys)
+    where {{ mailroom.incremental_batch_key('order_item_id') }} in (
+        {{ mailroom.incremental_batch_keys(source('shop', 'shop_order_items'), 'order_item_id') }}
+    )
+        -- and the lines of every order re-computed since this table's last run:
+        -- an order's latest version decides its lines' verdict and currency
+        or trim(order_id) in (
+            select order_id from {{ ref('base_shop__orders') }}
+            where _processed_at > (
+                select coalesce(max(_processed_at), cast('1900-01-01' as {{ dbt.type_timestamp() }}))
+                from {{ this }}
+            )
+        )
+    {%- endif %}
 ),
 
 orders as (
@@ -57,7 +79,8 @@ checked as (
     select
         *,
         {{ mailroom.quarantine_reason(checks) }} as quarantine_reason,
-        {{ mailroom.quarantine_column(checks) }} as quarantine_column
+        {{ mailroom.quarantine_column(checks) }} as quarantine_column,
+        {{ mailroom.incremental_columns('order_item_id') }}
     from renamed
 )
 

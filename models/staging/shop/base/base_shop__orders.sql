@@ -9,10 +9,23 @@
     ["status not in ('completed', 'cancelled', 'refunded')", "unknown_status", "status"],
 ] + mailroom.timestamp_checks("raw_updated_at", "parsed_updated_at", required=false) -%}
 
+{{ config(
+    materialized='incremental',
+    incremental_strategy='delete+insert',
+    unique_key='_batch_key',
+    on_schema_change='fail',
+) }}
+
 with
 
 source as (
     select * from {{ source('shop', 'shop_orders') }}
+    {%- if is_incremental() %}
+    -- an incremental run re-computes only the keys with new rows (macro incremental_batch_keys)
+    where {{ mailroom.incremental_batch_key('order_id') }} in (
+        {{ mailroom.incremental_batch_keys(source('shop', 'shop_orders'), 'order_id') }}
+    )
+    {%- endif %}
 ),
 
 renamed as (
@@ -67,7 +80,8 @@ checked as (
         case when {{ mailroom.is_valid_email('email_raw_normalized') }} then email_raw_normalized end as email,
         {{ mailroom.normalize_phone('raw_phone', mailroom.calling_code('renamed.shipping_country_code')) }} as phone_e164,
         {{ mailroom.quarantine_reason(checks) }} as quarantine_reason,
-        {{ mailroom.quarantine_column(checks) }} as quarantine_column
+        {{ mailroom.quarantine_column(checks) }} as quarantine_column,
+        {{ mailroom.incremental_columns('order_id') }}
     from renamed
 ),
 

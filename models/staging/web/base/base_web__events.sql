@@ -6,10 +6,23 @@
     ["not " ~ mailroom.is_valid_json("raw_properties"), "malformed_json", "properties"],
 ] -%}
 
+{{ config(
+    materialized='incremental',
+    incremental_strategy='delete+insert',
+    unique_key='_batch_key',
+    on_schema_change='fail',
+) }}
+
 with
 
 source as (
     select * from {{ source('web', 'web_events') }}
+    {%- if is_incremental() %}
+    -- an incremental run re-computes only the keys with new rows (macro incremental_batch_keys)
+    where {{ mailroom.incremental_batch_key('event_id') }} in (
+        {{ mailroom.incremental_batch_keys(source('web', 'web_events'), 'event_id') }}
+    )
+    {%- endif %}
 ),
 
 renamed as (
@@ -45,7 +58,8 @@ checked as (
         *,
         case when {{ mailroom.is_valid_email('email_raw_normalized') }} then email_raw_normalized end as email,
         {{ mailroom.quarantine_reason(checks) }} as quarantine_reason,
-        {{ mailroom.quarantine_column(checks) }} as quarantine_column
+        {{ mailroom.quarantine_column(checks) }} as quarantine_column,
+        {{ mailroom.incremental_columns('event_id') }}
     from renamed
 ),
 
