@@ -1,12 +1,24 @@
-"""Benchmarks: wall time and peak memory of generating and building worlds of given sizes.
+"""Benchmarks: generate worlds, build them in full, run a day incrementally, score what was built.
 
-Each measured step runs in its own child process, so its peak resident memory
-(ru_maxrss of the child, DuckDB included) is its own. Results are printed and
-written as a Markdown report.
+For each world size the benchmark
+1. generates the world with its last day of loads held back (`generate --pending-days 1`);
+2. builds it in full (`mailroom build --full-refresh --train`: a first build trains);
+3. lands the held-back day (`mailroom land`) and runs a routine incremental build
+   (`mailroom build`: incremental base models, no retraining);
+4. scores what was built against the truth (identity, propensity, customer value)
+   and, when the serving layer is installed, load-tests the profile API.
+
+Every step runs in a child process of its own, so its peak resident memory
+(ru_maxrss of the child, DuckDB included) is its own. dbt's node timings give
+the time per stage: the wall time during which a node of the stage was
+running (the union of its nodes' intervals; the two threads overlap stages,
+so stage times can add up to more than the build). The report is Markdown,
+with the raw figures beside it as JSON.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import os
 import platform
@@ -14,49 +26,97 @@ import resource
 import subprocess
 import sys
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from mailroom import PROJECT_DIR
 
-CHILD = r"""
-import json, os, resource, sys, time
-from pathlib import Path
-step, people, warehouse, truth = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4]
-os.environ["WAREHOUSE_PATH"] = warehouse
-t0 = time.perf_counter()
-extra = {}
-if step == "generate":
-    from mailroom.generator import WorldConfig, generate_world
-    stats = generate_world(WorldConfig(people=people), warehouse=Path(warehouse), truth_dir=Path(truth))
-    extra["raw_rows"] = sum(stats.raw_counts.values())
-else:
-    from mailroom import runner
-    res = runner.dbt_build(target="dev", full_refresh=True)
-    extra["success"] = res.success
-    extra["nodes"] = len(res.nodes)
-    by_stage = {}
-    for n in res.nodes:
-        name = n.unique_id.split(".")[2]
-        stage = (
-            "tests" if n.resource_type in ("test", "unit_test")
-            else "identity" if name.startswith(("int_identity__", "bdg_", "rpt_identity"))
-            else "staging" if name.startswith(("stg_", "base_"))
-            else "segments" if name.startswith(("int_segments__", "dim_segments", "fct_segment", "segment_history", "fct_customer_clusters", "dim_customer_clusters"))
-            else "customers" if n.resource_type == "model" and name.startswith(("int_customers__", "dim_customers", "fct_"))
-            else n.resource_type if n.resource_type != "model" else "other models"
-        )
-        by_stage[stage] = round(by_stage.get(stage, 0.0) + n.seconds, 1)
-    extra["seconds_by_stage"] = by_stage
-    if res.success and (Path(truth) / "source_records.parquet").exists():
-        from mailroom.identity_score import score_identity
-        score = score_identity(Path(warehouse), Path(truth))
-        for key, fig in (("all", score.all_records), ("identifiable", score.identifiable)):
-            extra[f"identity_{key}"] = f"P={fig.precision:.4f} R={fig.recall:.4f} F1={fig.f1:.4f}"
-seconds = time.perf_counter() - t0
-peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-print(json.dumps({"seconds": seconds, "peak_mb": peak_mb, **extra}))
-"""
+STAGES = ("staging", "identity", "features", "training", "scoring", "activation", "other")
+# models/<layer>/<folder>/... -> stage
+FOLDER_STAGES = {
+    "staging": "staging",
+    "identity": "identity",
+    "privacy": "identity",
+    "customers": "features",
+    "segments": "features",
+    "commerce": "features",
+    "engagement": "features",
+    "propensity": "scoring",
+    "activation": "activation",
+    "sync": "activation",
+    "measurement": "activation",
+    "serving": "activation",
+}
+NAME_STAGES = {
+    "rpt_source_reconciliation": "staging",
+    "rpt_identity_quality": "identity",
+    "segment_history": "features",
+}
+FULL_BUILD_TARGET_SECONDS = {1_000_000: 600}
+INCREMENTAL_TARGET_SECONDS = {1_000_000: 90}
+MAX_GROWTH = 12.0  # the 1M build may take at most this many times the 100k build
+
+
+def node_stage(node: dict, nodes: dict) -> str:
+    """The pipeline stage of a manifest node (tests: the stage of the model they test)."""
+    if node["resource_type"] in ("test", "unit_test"):
+        parents = [nodes[p] for p in node.get("depends_on", {}).get("nodes", []) if p in nodes]
+        models = [p for p in parents if p["resource_type"] in ("model", "snapshot", "seed")]
+        return node_stage(models[0], nodes) if models else "other"
+    if "training" in node.get("tags", []):
+        return "training"
+    if node["resource_type"] == "seed":
+        return "staging"
+    name = node["name"]
+    if name in NAME_STAGES:
+        return NAME_STAGES[name]
+    parts = Path(node.get("original_file_path", "")).parts
+    for part in parts[1:-1]:
+        if part in FOLDER_STAGES:
+            return FOLDER_STAGES[part]
+    return "other"
+
+
+def union_seconds(intervals: list[tuple[float, float]]) -> float:
+    """Seconds covered by at least one of the (start, end) intervals."""
+    total, end = 0.0, float("-inf")
+    for start, stop in sorted(intervals):
+        if stop <= end:
+            continue
+        total += stop - max(start, end)
+        end = stop
+    return total
+
+
+def stage_times(run_results: dict, manifest: dict) -> dict[str, dict[str, float]]:
+    """Per stage: wall seconds (union of node intervals), node seconds (summed) and nodes."""
+    nodes = {**manifest["nodes"], **manifest.get("unit_tests", {})}
+    spans: dict[str, list[tuple[float, float]]] = {}
+    busy: dict[str, float] = {}
+    count: dict[str, int] = {}
+    for result in run_results["results"]:
+        node = nodes.get(result["unique_id"])
+        if node is None:
+            continue
+        stage = node_stage(node, nodes)
+        times = [
+            (dt.datetime.fromisoformat(t["started_at"].rstrip("Z")).timestamp(),
+             dt.datetime.fromisoformat(t["completed_at"].rstrip("Z")).timestamp())
+            for t in result.get("timing", []) if t.get("started_at") and t.get("completed_at")
+        ]  # fmt: skip
+        if times:
+            spans.setdefault(stage, []).append((min(t[0] for t in times), max(t[1] for t in times)))
+        busy[stage] = busy.get(stage, 0.0) + float(result.get("execution_time") or 0.0)
+        count[stage] = count.get(stage, 0) + 1
+    return {
+        stage: {
+            "wall_seconds": round(union_seconds(spans.get(stage, [])), 1),
+            "node_seconds": round(busy.get(stage, 0.0), 1),
+            "nodes": count.get(stage, 0),
+        }
+        for stage in STAGES
+        if stage in count
+    }
 
 
 @dataclass
@@ -65,31 +125,118 @@ class Measurement:
     people: int
     seconds: float
     peak_mb: float
-    detail: dict
+    detail: dict = field(default_factory=dict)
+
+
+def run_step(step: str, people: int, warehouse: Path, truth: Path, target_path: Path) -> dict:
+    """One benchmark step, in this process (the child); returns its figures."""
+    os.environ["WAREHOUSE_PATH"] = str(warehouse)
+    os.environ["DBT_TARGET_PATH"] = str(target_path)
+    os.environ["DBT_LOG_PATH"] = str(target_path / "logs")
+    import duckdb
+
+    from mailroom import runner
+    from mailroom.generator import WorldConfig, generate_world, pending
+
+    out: dict = {}
+    if step == "generate":
+        stats = generate_world(WorldConfig(people=people), warehouse=warehouse, truth_dir=truth)
+        with duckdb.connect(str(warehouse)) as con:
+            held = pending.hold_back(con, 1)
+        out["raw_rows"] = sum(stats.raw_counts.values()) - sum(held.values())
+        out["held_back_rows"] = sum(held.values())
+    elif step == "land":
+        with duckdb.connect(str(warehouse)) as con:
+            out["landed_rows"] = sum(pending.land(con, 1).values())
+    elif step in ("full_build", "incremental_build"):
+        full = step == "full_build"
+        t0 = time.perf_counter()
+        res = runner.dbt_build(target="dev", full_refresh=full, train=full)
+        out["dbt_seconds"] = round(time.perf_counter() - t0, 1)
+        out["success"] = res.success
+        out["nodes"] = len(res.nodes)
+        failed = [n.unique_id for n in res.nodes if n.status in ("error", "fail")]
+        if failed or not res.success:
+            out["failed"] = failed[:10] or [res.error]
+        run_results = json.loads((target_path / "run_results.json").read_text())
+        manifest = json.loads((target_path / "manifest.json").read_text())
+        out["stages"] = stage_times(run_results, manifest)
+        with duckdb.connect(str(warehouse)) as con:
+            out["raw_rows"] = sum(
+                con.execute(f'select count(*) from raw."{t}"').fetchone()[0]
+                for (t,) in con.execute(
+                    "select table_name from information_schema.tables where table_schema = 'raw' "
+                    "and table_name <> 'world_metadata'"
+                ).fetchall()
+            )
+    elif step == "quality":
+        out.update(quality(warehouse, truth))
+    else:
+        raise ValueError(f"unknown step {step}")
+    return out
+
+
+def quality(warehouse: Path, truth: Path) -> dict:
+    """Identity, propensity and customer-value figures against the truth; API load figures."""
+    import duckdb
+
+    from mailroom import identity_score, propensity_score, value_score
+
+    out: dict = {}
+    score = identity_score.score_identity(warehouse, truth)
+    for key, fig in (("all", score.all_records), ("identifiable", score.identifiable)):
+        out[f"identity_{key}"] = {
+            "precision": round(fig.precision, 4),
+            "recall": round(fig.recall, 4),
+            "f1": round(fig.f1, 4),
+        }
+    with duckdb.connect(str(warehouse)) as con:
+        p = propensity_score.score_propensity(con, truth, ceilings=False)
+        out["purchase_roc_auc"] = round(p.model_roc_auc, 4)
+        out["purchase_oracle_roc_auc"] = round(p.oracle_roc_auc, 4)
+        out["purchase_recency_roc_auc"] = round(p.recency_roc_auc, 4)
+        out["churn_roc_auc"] = round(p.churn_roc_auc, 4)
+        v = value_score.score_customer_value(con, truth)
+        out["value_orders_error"] = round(v.orders_relative_error, 4)
+        out["value_revenue_error"] = round(v.revenue_relative_error, 4)
+    try:
+        from mailroom.serve import loadtest  # the profile API, when installed
+    except ImportError:
+        loadtest = None
+    if loadtest is not None and hasattr(loadtest, "benchmark"):
+        out["api"] = loadtest.benchmark(warehouse, warehouse.parent / "serving")
+    return out
 
 
 def measure(step: str, people: int, warehouse: Path, truth: Path) -> Measurement:
-    out = subprocess.run(
-        [sys.executable, "-c", CHILD, step, str(people), str(warehouse), str(truth)],
-        cwd=PROJECT_DIR,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    target_path = warehouse.parent / f"target_{people}"
+    cmd = [sys.executable, "-m", "mailroom.bench", step, str(people), str(warehouse), str(truth)]
+    cmd.append(str(target_path))
+    t0 = time.perf_counter()
+    out = subprocess.run(cmd, cwd=PROJECT_DIR, capture_output=True, text=True, check=False)
+    seconds = time.perf_counter() - t0
     lines = [ln for ln in out.stdout.splitlines() if ln.startswith("{")]
     if out.returncode != 0 or not lines:
         raise RuntimeError(f"{step} at {people:,} people failed:\n{out.stderr[-3000:]}")
     data = json.loads(lines[-1])
-    seconds, peak = data.pop("seconds"), data.pop("peak_mb")
+    peak = data.pop("peak_mb")
     return Measurement(step=step, people=people, seconds=seconds, peak_mb=peak, detail=data)
 
 
 def machine() -> str:
     mem_gb = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
-    return f"{os.cpu_count()} cores, {mem_gb:.0f} GiB RAM, {platform.system()} {platform.machine()}, Python {platform.python_version()}"
+    return (
+        f"{os.cpu_count()} cores, {mem_gb:.0f} GiB RAM, {platform.system()} "
+        f"{platform.machine()}, Python {platform.python_version()}"
+    )
+
+
+def _find(results: list[Measurement], step: str, people: int) -> Measurement | None:
+    return next((m for m in results if m.step == step and m.people == people), None)
 
 
 def report(results: list[Measurement], command: str) -> str:
+    sizes = sorted({m.people for m in results})
     lines = [
         "# Benchmark report",
         "",
@@ -97,52 +244,150 @@ def report(results: list[Measurement], command: str) -> str:
         f"Machine: {machine()}  ",
         f"Date: {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}",
         "",
-        "| step | people | wall time (s) | peak memory (MiB) | detail |",
-        "|---|---:|---:|---:|---|",
+        "Each step ran in its own process, alone on the machine. Full build: a fresh "
+        "warehouse, `mailroom build --full-refresh --train`. Incremental: one more day "
+        "of loads landed (`mailroom land`), then a routine `mailroom build` (incremental "
+        "base models, no retraining). Stage times are wall seconds during which a node "
+        "of the stage ran (dbt runs 2 threads, so stages overlap); tests count with the "
+        "stage of the model they test.",
+        "",
+        "| step | people | wall time (s) | peak memory (MiB) | raw rows | rows/s | nodes |",
+        "|---|---:|---:|---:|---:|---:|---:|",
     ]
+    landed = {m.people: m.detail.get("landed_rows", 0) for m in results if m.step == "land"}
     for m in results:
-        detail = ", ".join(
-            f"{k}={v:,}" if isinstance(v, int) and not isinstance(v, bool) else f"{k}={v}"
-            for k, v in m.detail.items()
-            if k != "seconds_by_stage"
-        )
-        if "seconds_by_stage" in m.detail:
-            detail += "; " + ", ".join(
-                f"{k} {v:.0f}s" for k, v in sorted(m.detail["seconds_by_stage"].items())
-            )
+        if m.step in ("quality", "land"):
+            continue
+        rows = landed.get(m.people, 0) if m.step == "incremental_build" else m.detail["raw_rows"]
         lines.append(
-            f"| {m.step} | {m.people:,} | {m.seconds:,.1f} | {m.peak_mb:,.0f} | {detail} |"
+            f"| {m.step.replace('_', ' ')} | {m.people:,} | {m.seconds:,.1f} | {m.peak_mb:,.0f} "
+            f"| {rows:,} | {rows / m.seconds:,.0f} | {m.detail.get('nodes', '')} |"
         )
+    lines += ["", "## Time per stage (wall seconds; node seconds summed over threads)", ""]
+    header = "| stage | " + " | ".join(
+        f"{s.split('_')[0]} {p:,}" for p in sizes for s in ("full_build", "incremental_build")
+    )
+    lines += [header + " |", "|---|" + "---:|" * (2 * len(sizes))]
+    for stage in STAGES:
+        cells = []
+        for people in sizes:
+            for step in ("full_build", "incremental_build"):
+                m = _find(results, step, people)
+                fig = (m.detail.get("stages", {}) if m else {}).get(stage)
+                cells.append(
+                    f"{fig['wall_seconds']:,.0f} ({fig['node_seconds']:,.0f})" if fig else ""
+                )
+        if any(cells):
+            lines.append(f"| {stage} | " + " | ".join(cells) + " |")
+    lines += ["", "## Targets", ""]
+    small, large = (min(sizes), max(sizes)) if len(sizes) > 1 else (None, None)
+    if small and large:
+        a, b = _find(results, "full_build", small), _find(results, "full_build", large)
+        if a and b:
+            ratio = b.seconds / a.seconds
+            allowed = MAX_GROWTH * large / small / 10
+            lines.append(
+                f"- Full build {large:,} vs {small:,} people: {ratio:.1f}x the time for "
+                f"{large / small:.0f}x the people (allowed: {allowed:.0f}x): "
+                + ("met" if ratio <= allowed else "missed")
+            )
+    for people in sizes:
+        for step, targets in (
+            ("full_build", FULL_BUILD_TARGET_SECONDS),
+            ("incremental_build", INCREMENTAL_TARGET_SECONDS),
+        ):
+            m = _find(results, step, people)
+            if m and people in targets:
+                verdict = "met" if m.seconds <= targets[people] else "missed"
+                lines.append(
+                    f"- {step.replace('_', ' ')} at {people:,} people: {m.seconds:,.0f} s "
+                    f"(target {targets[people]} s): {verdict}"
+                )
+    quality_rows = [m for m in results if m.step == "quality"]
+    if quality_rows:
+        lines += ["", "## Quality of what was built (after the incremental run)", ""]
+        for m in quality_rows:
+            lines.append(f"- {m.people:,} people: " + _quality_text(m.detail))
     return "\n".join(lines) + "\n"
 
 
+def _quality_text(d: dict) -> str:
+    parts = []
+    for key in ("identity_all", "identity_identifiable"):
+        if key in d:
+            f = d[key]
+            parts.append(
+                f"identity ({key.split('_')[1]}) P {f['precision']:.4f} R {f['recall']:.4f} "
+                f"F1 {f['f1']:.4f}"
+            )
+    if "purchase_roc_auc" in d:
+        parts.append(
+            f"purchase ROC-AUC {d['purchase_roc_auc']:.4f} (oracle {d['purchase_oracle_roc_auc']:.4f}, "
+            f"recency {d['purchase_recency_roc_auc']:.4f}), churn {d['churn_roc_auc']:.4f}"
+        )
+    if "value_orders_error" in d:
+        parts.append(
+            f"customer value vs truth: orders {d['value_orders_error']:+.1%}, "
+            f"revenue {d['value_revenue_error']:+.1%}"
+        )
+    if "api" in d:
+        a = d["api"]
+        parts.append(
+            f"profile API {a.get('rps', 0):,.0f} requests/s, p50 {a.get('p50_ms', 0):.1f} ms, "
+            f"p99 {a.get('p99_ms', 0):.1f} ms"
+        )
+    return "; ".join(parts)
+
+
 def run(
-    sizes: list[int], build: bool, work_dir: Path, report_path: Path, command: str
+    sizes: list[int],
+    work_dir: Path,
+    report_path: Path,
+    command: str,
+    incremental: bool = True,
+    score: bool = True,
+    build: bool = True,
 ) -> list[Measurement]:
     from rich.console import Console
 
     console = Console()
-    results = []
+    results: list[Measurement] = []
+    work_dir.mkdir(parents=True, exist_ok=True)
     for people in sizes:
         wh, truth = work_dir / f"bench_{people}.duckdb", work_dir / f"truth_{people}"
-        steps = ["generate", "build"] if build else ["generate"]
+        wh.unlink(missing_ok=True)
+        Path(f"{wh}.wal").unlink(missing_ok=True)
+        steps = ["generate"]
+        if build:
+            steps.append("full_build")
+            if incremental:
+                steps += ["land", "incremental_build"]
+            if score:
+                steps.append("quality")
         for step in steps:
             with console.status(f"{step} {people:,} people"):
-                t0 = time.perf_counter()
                 m = measure(step, people, wh, truth)
             console.print(
-                f"{step:9s} {people:>10,} people  {m.seconds:8.1f}s  peak {m.peak_mb:8.0f} MiB  ({time.perf_counter() - t0:.0f}s)"
+                f"{step:18s} {people:>10,} people  {m.seconds:8.1f}s  peak {m.peak_mb:8.0f} MiB"
             )
+            if m.detail.get("failed"):
+                console.print(f"[red]failed:[/red] {m.detail['failed']}")
             results.append(m)
+            report_path.parent.mkdir(parents=True, exist_ok=True)
+            report_path.write_text(report(results, command))
+            report_path.with_suffix(".json").write_text(
+                json.dumps([asdict(r) for r in results], indent=2)
+            )
         wh.unlink(missing_ok=True)
-    report_path.parent.mkdir(parents=True, exist_ok=True)
-    report_path.write_text(report(results, command))
-    (report_path.with_suffix(".json")).write_text(
-        json.dumps([asdict(r) for r in results], indent=2)
-    )
     console.print(f"report written to {report_path}")
     return results
 
 
 def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+if __name__ == "__main__":
+    step_name, n, warehouse_arg, truth_arg, target_arg = sys.argv[1:6]
+    figures = run_step(step_name, int(n), Path(warehouse_arg), Path(truth_arg), Path(target_arg))
+    print(json.dumps({**figures, "peak_mb": peak_rss_mb()}))

@@ -93,7 +93,8 @@ def land(
     except ValueError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from None
-    runner.print_counts(f"landed into raw (as-of date now {as_of})", landed)
+    runner.print_counts("landed into raw", landed)
+    typer.echo(f"{sum(landed.values()):,} rows landed; as-of date now {as_of}")
 
 
 @app.command()
@@ -173,20 +174,44 @@ def lint_sql(
 @app.command()
 def bench(
     people: list[int] = typer.Option(
-        [50_000, 1_000_000], "--people", "-n", help="World sizes (repeatable)."
+        [100_000, 1_000_000], "--people", "-n", help="World sizes (repeatable)."
     ),
-    build: bool = typer.Option(True, help="Also time a full `dbt build` of each world."),
+    build: bool = typer.Option(True, help="Build the worlds (--no-build: generation only)."),
+    incremental: bool = typer.Option(
+        True, help="After the full build, land one more day and time a routine incremental build."
+    ),
+    score: bool = typer.Option(
+        True, help="Score identity, models and the profile API after the builds."
+    ),
     work_dir: Path = typer.Option(
         Path("data/bench"), help="Scratch folder for the benchmark warehouses."
     ),
     report: Path = typer.Option(Path("bench/REPORT.md"), help="Markdown report to write."),
 ) -> None:
-    """Time generation and `dbt build` per world size, with peak memory; write a Markdown report."""
+    """Time generation, a full build and a one-day incremental build per world size.
+
+    Reports wall time per stage (staging, identity, features, training, scoring,
+    activation), total wall time, peak memory and rows per second, then the
+    identity, model and API figures of what was built; writes a Markdown report
+    (and its figures as JSON beside it). Each step runs alone in its own process.
+    """
     from mailroom import bench as bench_mod
 
     sizes = " ".join(f"-n {p}" for p in people)
-    command = f"mailroom bench {sizes}" + ("" if build else " --no-build")
-    bench_mod.run(people, build, work_dir, report, command)
+    flags = "".join(
+        f" --no-{name}"
+        for name, on in (("build", build), ("incremental", incremental), ("score", score))
+        if not on
+    )
+    bench_mod.run(
+        people,
+        work_dir,
+        report,
+        f"mailroom bench {sizes}{flags}",
+        incremental=incremental,
+        score=score,
+        build=build,
+    )
 
 
 @app.command("check-snowflake")

@@ -106,7 +106,10 @@ def feature_ceiling(
     return _auc(y, p)
 
 
-def score_propensity(con: duckdb.DuckDBPyConnection, truth_dir: Path) -> PropensityScore:
+def score_propensity(
+    con: duckdb.DuckDBPyConnection, truth_dir: Path, ceilings: bool = True
+) -> PropensityScore:
+    """The figures above; `ceilings=False` skips the (costly) feature ceilings (reported as NaN)."""
     truth = pd.read_parquet(truth_dir / "people.parquet")
     mapping = person_truth(con, truth_dir)
     features = con.execute("select * from intermediate.int_customers__features").df()
@@ -155,9 +158,11 @@ def score_propensity(con: duckdb.DuckDBPyConnection, truth_dir: Path) -> Propens
         true_people=len(combined),
         model_roc_auc_true_people=_auc(combined["y"].astype(int), combined["p_any"]),
         oracle_roc_auc_true_people=_auc(combined["y"].astype(int), combined["oracle"]),
-        feature_ceiling_roc_auc=feature_ceiling(purchase, names, y),
-        probability_ceiling_roc_auc=feature_ceiling(
-            purchase, names, y, target=purchase["purchase_probability_next_30d"]
+        feature_ceiling_roc_auc=feature_ceiling(purchase, names, y) if ceilings else float("nan"),
+        probability_ceiling_roc_auc=(
+            feature_ceiling(purchase, names, y, target=purchase["purchase_probability_next_30d"])
+            if ceilings
+            else float("nan")
         ),
         churn_persons=len(churn),
         churn_roc_auc=_auc(churn_y, churn["score"]),

@@ -48,6 +48,8 @@ def test_sql_models_build_on_snowflake_target(tmp_path: Path) -> None:
     for built in ("model.mailroom.dim_customers", "snapshot.mailroom.segment_history"):
         assert result.statuses[built] == "success", built
     assert result.statuses["model.mailroom.fct_segment_transitions"] == "success"
+    for incremental in ("base_web__events", "base_esp__email_events", "base_shop__order_items"):
+        assert result.statuses[f"model.mailroom.{incremental} (incremental run)"] == "success"
     for activation in (
         "fct_recommendations",
         "rpt_recommendation_evaluation",
