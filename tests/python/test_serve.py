@@ -34,7 +34,13 @@ from mailroom.serve.cursor import (
     encode_cursor,
 )
 from mailroom.serve.keys import normalize_email, parse_profile_key
-from mailroom.serve.loadtest import free_port, percentile, run_load_test, wait_until_healthy
+from mailroom.serve.loadtest import (
+    free_port,
+    parse_response_head,
+    percentile,
+    run_load_test,
+    wait_until_healthy,
+)
 from mailroom.serve.models import FallbackProfile, KnownProfile
 from mailroom.serve.snapshot import (
     CURRENT_NAME,
@@ -245,6 +251,15 @@ def test_snapshots_to_prune_keeps_the_newest_and_the_current() -> None:
     assert snapshots_to_prune(names, names[-1], 2) == names[:3]
     assert snapshots_to_prune(names, names[0], 2) == names[1:3]
     assert snapshots_to_prune([*names, "CURRENT", "notes.txt"], None, 5) == []
+
+
+def test_parse_response_head() -> None:
+    head = b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\nContent-Length: 12\r\n\r\n"
+    assert parse_response_head(head) == (200, 12, False)
+    closing = b"HTTP/1.1 503 Service Unavailable\r\nconnection: Close\r\ncontent-length: 0\r\n\r\n"
+    assert parse_response_head(closing) == (503, 0, True)
+    with pytest.raises(ValueError, match="Content-Length"):
+        parse_response_head(b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n")
 
 
 def test_percentile() -> None:
@@ -946,3 +961,14 @@ def test_shared_emails_are_not_served_and_old_snapshots_are_pruned(tmp_path) -> 
     assert snapshot.profile(parse_profile_key("SAME@example.org")) is None
     assert b'"person_id":"p2"' in snapshot.profile(parse_profile_key(" OWN@example.org"))
     snapshot.close()
+
+
+@pytest.mark.parametrize("command", ["snapshot", "serve", "load-test"])
+def test_each_serving_command_explains_itself(command: str) -> None:
+    from typer.testing import CliRunner
+
+    from mailroom.cli import app
+
+    result = CliRunner().invoke(app, [command, "--help"])
+    assert result.exit_code == 0, result.output
+    assert "Usage" in result.output and "--serving-dir" in result.output
