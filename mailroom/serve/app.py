@@ -186,6 +186,38 @@ SECURITY_SCHEMES = {
 SECURITY = [{"bearer": []}, {"api_key_header": []}]
 
 
+PROFILE_PARAMETERS = [
+    {
+        "name": "key",
+        "in": "path",
+        "required": True,
+        "schema": {"type": "string"},
+        "description": "An e-mail (any case, surrounding spaces; URL-encoded) or a person_id.",
+    },
+    {
+        "name": "fallback",
+        "in": "query",
+        "required": False,
+        "schema": {"type": "boolean", "default": True},
+        "description": "Answer an unknown key with the fallback profile (false: 404).",
+    },
+]
+TRUE_WORDS = frozenset({"true", "1", "yes", "on", "t", "y"})
+FALSE_WORDS = frozenset({"false", "0", "no", "off", "f", "n"})
+
+
+def parse_flag(value: str | None, name: str, default: bool) -> bool:
+    """A boolean query parameter as FastAPI reads one; ApiError 422 for anything else."""
+    if value is None:
+        return default
+    word = value.strip().lower()
+    if word in TRUE_WORDS:
+        return True
+    if word in FALSE_WORDS:
+        return False
+    raise ApiError(422, "invalid_request", f"query.{name}: Input should be a valid boolean")
+
+
 def _openapi_with_security(app: FastAPI) -> dict[str, Any]:
     """FastAPI's schema plus the two ways of sending a key."""
     if app.openapi_schema is None:
@@ -216,36 +248,38 @@ def create_app(serving_dir: Path, api_keys: Sequence[ApiKey]) -> FastAPI:
     app.openapi = lambda: _openapi_with_security(app)
     app.add_middleware(AccessLogMiddleware, routes=app.routes)
 
-    def require(scope_name: str):
-        async def authorize(request: Request) -> ApiKey:
-            # headers read here rather than through fastapi.security dependencies: one
-            # dependency per request instead of three (the schemes are documented below)
-            headers = request.headers
-            secret = presented_key(headers.get("authorization"), headers.get("x-api-key"))
-            key = find_key(secret, keys)
-            if key is None:
-                realm = 'Bearer realm="mailroom"'
-                if secret is None:
-                    raise ApiError(
-                        401,
-                        "unauthorized",
-                        "an API key is required (Authorization: Bearer <key> or X-API-Key)",
-                        {"WWW-Authenticate": realm},
-                    )
+    def authorize(request: Request, scope_name: str) -> ApiKey:
+        """The request's API key, which must have `scope_name` (ApiError 401 / 403 otherwise)."""
+        headers = request.headers
+        secret = presented_key(headers.get("authorization"), headers.get("x-api-key"))
+        key = find_key(secret, keys)
+        if key is None:
+            realm = 'Bearer realm="mailroom"'
+            if secret is None:
                 raise ApiError(
                     401,
                     "unauthorized",
-                    "the API key is not valid",
-                    {"WWW-Authenticate": realm + ', error="invalid_token"'},
+                    "an API key is required (Authorization: Bearer <key> or X-API-Key)",
+                    {"WWW-Authenticate": realm},
                 )
-            request.state.api_key_name = key.name
-            if not key.allows(scope_name):
-                raise ApiError(
-                    403, "forbidden", f"this API key does not have the {scope_name!r} scope"
-                )
-            return key
+            raise ApiError(
+                401,
+                "unauthorized",
+                "the API key is not valid",
+                {"WWW-Authenticate": realm + ', error="invalid_token"'},
+            )
+        request.state.api_key_name = key.name
+        if not key.allows(scope_name):
+            raise ApiError(403, "forbidden", f"this API key does not have the {scope_name!r} scope")
+        return key
 
-        return authorize
+    def require(scope_name: str):
+        # headers read by `authorize` rather than through fastapi.security dependencies:
+        # one dependency per request instead of three (the schemes are documented above)
+        async def dependency(request: Request) -> ApiKey:
+            return authorize(request, scope_name)
+
+        return dependency
 
     @app.exception_handler(ApiError)
     async def _api_error(request: Request, exc: ApiError) -> Response:
@@ -275,7 +309,7 @@ def create_app(serving_dir: Path, api_keys: Sequence[ApiKey]) -> FastAPI:
         "/v1/profiles/{key:path}",
         summary="A person's personalization profile",
         response_model=None,
-        openapi_extra={"security": SECURITY},
+        openapi_extra={"security": SECURITY, "parameters": PROFILE_PARAMETERS},
         responses={
             200: {
                 "model": KnownProfile | FallbackProfile,
@@ -288,16 +322,18 @@ def create_app(serving_dir: Path, api_keys: Sequence[ApiKey]) -> FastAPI:
             **_error_responses(401, 403, 404, 422),
         },
     )
-    async def get_profile(
-        key: str,
-        _key: Annotated[ApiKey, Depends(require("profiles"))],
-        fallback: Annotated[
-            bool, Query(description="Answer an unknown key with the fallback profile (false: 404).")
-        ] = True,
-    ) -> Response:
-        """By e-mail (holds '@'; trimmed and lower-cased) or person_id."""
+    async def get_profile(request: Request) -> Response:
+        """By e-mail (holds '@'; trimmed and lower-cased) or person_id.
+
+        The hot path of send-time lookups: its two parameters are read from the
+        request, not declared for FastAPI to resolve, which cost about 110 us of
+        CPU per request here (a fifth of the whole request); they are documented
+        in PROFILE_PARAMETERS.
+        """
+        authorize(request, "profiles")
+        fallback = parse_flag(request.query_params.get("fallback"), "fallback", default=True)
         snapshot = app.state.store.current()
-        document = snapshot.profile(parse_profile_key(key))
+        document = snapshot.profile(parse_profile_key(request.path_params["key"]))
         if document is None:
             if not fallback:
                 raise ApiError(404, "profile_not_found", "no profile for this key")

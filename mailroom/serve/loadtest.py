@@ -76,9 +76,10 @@ class LoadTestResult:
     requests_by_kind: dict[str, int]
     latency_ms_by_kind: dict[str, dict[str, float]]
     statuses: dict[str, int]
-    client_cpu_share: (
-        float  # CPU seconds of this process per second: near 1, the client is the limit
-    )
+    # CPU seconds of the load generator per second: near 1, the client is the limit
+    client_cpu_share: float
+    # CPU of the server processes per request (a server started here, on Linux)
+    server_cpu_ms_per_request: float | None
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -97,6 +98,8 @@ class _Tally:
     errors: Counter = field(default_factory=Counter)
     statuses: Counter = field(default_factory=Counter)
     cpu_share: float = 0.0
+    all_requests: int = 0  # warm-up included
+    server_cpu_ms: float | None = None
 
 
 def percentile(sorted_values: Sequence[float], q: float) -> float:
@@ -156,6 +159,22 @@ def sample_keys(serving_dir: Path, n: int = 5000, seed: int = 0) -> KeySample:
     return KeySample(emails, people, audiences)
 
 
+def process_tree_cpu_seconds(pid: int) -> float | None:
+    """User + system CPU seconds of a process and its children (Linux /proc); None elsewhere."""
+    try:
+        ticks = os.sysconf("SC_CLK_TCK")
+        total = 0
+        for stat in Path("/proc").glob("[0-9]*/stat"):
+            with contextlib.suppress(OSError):
+                fields = stat.read_text().rsplit(")", 1)[1].split()
+                # fields[1] is the parent pid; fields[11], fields[12] utime and stime
+                if int(stat.parent.name) == pid or int(fields[1]) == pid:
+                    total += int(fields[11]) + int(fields[12])
+        return total / ticks
+    except (OSError, ValueError):
+        return None
+
+
 def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.bind(("127.0.0.1", 0))
@@ -179,8 +198,8 @@ def wait_until_healthy(url: str, process: subprocess.Popen | None, timeout: floa
 @contextlib.contextmanager
 def started_server(
     serving_dir: Path, workers: int = 1, log_path: Path | None = None
-) -> Iterator[tuple[str, str]]:
-    """`mailroom serve` in a subprocess on a free port with a one-off key: (url, key)."""
+) -> Iterator[tuple[str, str, int]]:
+    """`mailroom serve` in a subprocess on a free port with a one-off key: (url, key, pid)."""
     port = free_port()
     key = secrets.token_urlsafe(32)
     env = {**os.environ, "MAILROOM_API_KEYS": f"loadtest:*:{key}"}
@@ -197,7 +216,7 @@ def started_server(
         url = f"http://127.0.0.1:{port}"
         try:
             wait_until_healthy(url, process)
-            yield url, key
+            yield url, key, process.pid
         finally:
             process.terminate()
             try:
@@ -309,6 +328,7 @@ async def _client(
                 error = label = type(exc).__name__
                 walk[:] = [None, None]
                 await connection.close()
+            tally.all_requests += 1
             if started >= measure_from:
                 tally.latencies.setdefault(kind, []).append((time.perf_counter() - started) * 1000)
                 tally.statuses[label] += 1
@@ -370,6 +390,9 @@ def _result(url: str, server: str, clients: int, tally: _Tally, seconds: float) 
         latency_ms_by_kind={k: latency_summary(v) for k, v in sorted(tally.latencies.items())},
         statuses=dict(tally.statuses),
         client_cpu_share=round(tally.cpu_share, 2),
+        server_cpu_ms_per_request=(
+            round(tally.server_cpu_ms, 3) if tally.server_cpu_ms is not None else None
+        ),
     )
 
 
@@ -388,10 +411,14 @@ def run_load_test(
     mix = dict(mix or DEFAULT_MIX)
     keys = sample_keys(serving_dir, seed=seed)
     if url is None:
-        with started_server(serving_dir, workers) as (base_url, key):
+        with started_server(serving_dir, workers) as (base_url, key, pid):
+            cpu_before = process_tree_cpu_seconds(pid)
             tally, seconds = asyncio.run(
                 _drive(base_url, key, keys, clients, duration, warmup, mix, seed)
             )
+            cpu_after = process_tree_cpu_seconds(pid)
+        if cpu_before is not None and cpu_after is not None and tally.all_requests:
+            tally.server_cpu_ms = (cpu_after - cpu_before) * 1000 / tally.all_requests
         return _result(base_url, f"started here ({workers} worker(s))", clients, tally, seconds)
     key = api_key or os.environ.get(API_KEY_ENV)
     if not key:
@@ -413,6 +440,11 @@ def print_result(result: LoadTestResult) -> None:
         f"p90 {lat['p90']} p99 {lat['p99']} max {lat['max']}; errors {result.errors}; "
         f"load generator CPU {result.client_cpu_share:.0%} of a core"
     )
+    if result.server_cpu_ms_per_request is not None:
+        print(
+            f"  server CPU {result.server_cpu_ms_per_request} ms per request "
+            f"(about {1000 / result.server_cpu_ms_per_request:,.0f} requests/s per busy core)"
+        )
     for kind, n in result.requests_by_kind.items():
         k = result.latency_ms_by_kind[kind]
         print(f"  {kind:<10}{n:>9,} requests  p50 {k['p50']:>7} ms  p99 {k['p99']:>7} ms")

@@ -262,6 +262,17 @@ def test_parse_response_head() -> None:
         parse_response_head(b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n")
 
 
+def test_parse_flag() -> None:
+    from mailroom.serve.app import ApiError, parse_flag
+
+    assert parse_flag(None, "fallback", default=True) is True
+    assert parse_flag(" FALSE ", "fallback", default=True) is False
+    assert parse_flag("1", "fallback", default=False) is True
+    with pytest.raises(ApiError) as raised:
+        parse_flag("maybe", "fallback", default=True)
+    assert (raised.value.status, raised.value.code) == (422, "invalid_request")
+
+
 def test_percentile() -> None:
     values = list(range(1, 101))
     assert percentile(values, 50) == 50 and percentile(values, 99) == 99
@@ -334,6 +345,11 @@ def test_openapi_and_health(server, client, serving_dir) -> None:
         {"api_key_header": []},
     ]
     assert "security" not in schema["paths"]["/health"]["get"]
+    parameters = schema["paths"]["/v1/profiles/{key}"]["get"]["parameters"]
+    assert [(p["name"], p["in"], p["required"]) for p in parameters] == [
+        ("key", "path", True),
+        ("fallback", "query", False),
+    ]
     assert client.get("/docs").status_code == 200
 
     health = httpx.get(f"{server.url}/health").json()
