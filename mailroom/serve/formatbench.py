@@ -166,7 +166,7 @@ def _marts_lookup(warehouse: Path) -> Callable[[str, str], object]:
     return lookup
 
 
-def compare(serving_dir: Path, lookups: int = 20_000, marts_lookups: int = 200) -> list[dict]:
+def compare(serving_dir: Path, lookups: int = 20_000, marts_lookups: int = 20) -> list[dict]:
     source = current_snapshot_path(serving_dir)
     db = open_snapshot_db(source)
     keys = sample_keys(db, lookups)
