@@ -406,6 +406,127 @@ def sync(
 
 
 @app.command()
+def snapshot(
+    warehouse: Path | None = typer.Option(None, help="DuckDB file (default: $WAREHOUSE_PATH)."),
+    serving_dir: Path = typer.Option(
+        Path("data/serving"), help="Folder of the serving snapshots and their CURRENT pointer."
+    ),
+    keep: int = typer.Option(3, min=1, help="Snapshots to keep (the current one included)."),
+) -> None:
+    """Publish a serving snapshot of the marts for the profile API (`mailroom serve`).
+
+    Reads what the API needs from schema marts (dim_customers, segments,
+    scores, customer value, recommendations, content, send preferences,
+    audiences, the unknown-profile fallback), writes a new read-only SQLite
+    file under SERVING_DIR (one JSON document per person, indexed by
+    normalized e-mail and person_id), and only when it is complete repoints
+    SERVING_DIR/CURRENT to it (atomically); older snapshots beyond --keep are
+    deleted. A running server switches to it between requests. Run it after
+    `mailroom build`, not during one (the warehouse is locked).
+    """
+    from mailroom.serve.snapshot import SnapshotError, publish_snapshot, read_snapshot_meta
+    from mailroom.warehouse import warehouse_path
+
+    source = warehouse or warehouse_path()
+    try:
+        path = publish_snapshot(
+            source, serving_dir, keep=keep, progress=lambda step: typer.echo(f"  {step}...")
+        )
+    except SnapshotError as exc:
+        typer.echo(f"snapshot not published: {exc}", err=True)
+        raise typer.Exit(1) from None
+    meta = read_snapshot_meta(path)
+    counts = meta["row_counts"]
+    typer.echo(
+        f"published {path} ({path.stat().st_size / 1e6:.1f} MB in {meta['build_seconds']}s), "
+        f"as of {meta['as_of_date']}: {counts['profiles']:,} profiles, "
+        f"{counts['email_keys']:,} e-mail keys, {counts['audiences']} audiences, "
+        f"{counts['audience_members']:,} sendable memberships"
+    )
+    for warning in meta["warnings"]:
+        typer.echo(f"warning: {warning}", err=True)
+
+
+@app.command()
+def serve(
+    host: str = typer.Option("127.0.0.1", help="Interface to listen on."),
+    port: int = typer.Option(8000, min=1, max=65535, help="TCP port."),
+    serving_dir: Path = typer.Option(
+        Path("data/serving"), help="Folder of the snapshots published by `mailroom snapshot`."
+    ),
+    workers: int = typer.Option(1, min=1, help="uvicorn worker processes."),
+    log_level: str = typer.Option("info", help="uvicorn log level (the access log is at info)."),
+) -> None:
+    """Serve the profile API (read-only) from the current serving snapshot.
+
+    GET /v1/profiles/{key} (e-mail or person_id; unknown keys get the
+    fallback profile, or 404 with ?fallback=false), GET
+    /v1/audiences/{audience_id}?limit=&cursor= (sendable members, keyset
+    pages), GET /health, /openapi.json and /docs. A new snapshot published
+    into SERVING_DIR is picked up between requests. It never opens the
+    warehouse, so a running `dbt build` does not disturb it.
+
+    API keys come from MAILROOM_API_KEYS only: 'name:scopes:secret' entries
+    separated by ';', scopes 'profiles', 'audiences' (comma-separated) or
+    '*', secrets of at least 24 characters; clients send
+    'Authorization: Bearer <secret>' or 'X-API-Key: <secret>'. The access log
+    (stderr) has the method, route template, status, latency and key name:
+    no e-mail, person id or secret.
+    """
+    from mailroom.serve.auth import ApiKeyConfigError
+    from mailroom.serve.server import serve as run_server
+    from mailroom.serve.snapshot import SnapshotError
+
+    try:
+        run_server(host, port, serving_dir, workers=workers, log_level=log_level)
+    except (ApiKeyConfigError, SnapshotError) as exc:
+        typer.echo(f"cannot start the profile API: {exc}", err=True)
+        raise typer.Exit(2) from None
+
+
+@app.command("load-test")
+def load_test(
+    url: str | None = typer.Option(
+        None,
+        help="Base URL of a running API (its key in $MAILROOM_LOADTEST_API_KEY); "
+        "default: start one on 127.0.0.1 for the test.",
+    ),
+    serving_dir: Path = typer.Option(
+        Path("data/serving"), help="Snapshot folder (served, and where test keys are sampled)."
+    ),
+    clients: int = typer.Option(16, min=1, help="Concurrent clients (connections)."),
+    duration: float = typer.Option(10.0, min=0.5, help="Seconds of load after the warm-up."),
+    workers: int = typer.Option(1, min=1, help="Server worker processes (when started here)."),
+    seed: int = typer.Option(0, help="Random seed of the request mix."),
+) -> None:
+    """Drive the profile API with a realistic mix and report requests/s, latency and errors.
+
+    The mix: known e-mails (mixed case, stray spaces) 50%, person ids 25%,
+    unknown keys 15%, audience pages (walking cursors) 10%; CLIENTS
+    concurrent keep-alive connections for DURATION seconds. Keys are sampled
+    from the current snapshot. A benchmark, not a test: figures depend on the
+    machine.
+    """
+    from mailroom.serve.loadtest import LoadTestError, print_result, run_load_test
+
+    try:
+        result = run_load_test(
+            url=url,
+            serving_dir=serving_dir,
+            clients=clients,
+            duration=duration,
+            workers=workers,
+            seed=seed,
+        )
+    except LoadTestError as exc:
+        typer.echo(f"load test failed: {exc}", err=True)
+        raise typer.Exit(1) from None
+    print_result(result)
+    if result.errors:
+        raise typer.Exit(1)
+
+
+@app.command()
 def summary() -> None:
     """Print row counts of the raw, staging and marts schemas of the warehouse."""
     runner.print_warehouse_summary()
