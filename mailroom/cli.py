@@ -137,7 +137,8 @@ def demo(
     seed: int = typer.Option(42, help="Random seed."),
 ) -> None:
     """The main job end to end: generate the sample world, `dbt build`, print a summary,
-    and export what the ESP should receive as CSV files (`sync --destination file`)."""
+    export what the ESP should receive as CSV files (`sync --destination file`) and
+    publish the profile API's serving snapshot (`snapshot`)."""
     generate(
         people=people,
         seed=seed,
@@ -159,6 +160,8 @@ def demo(
         warehouse=None,
         verbose=False,
     )
+    typer.echo("\npublishing the serving snapshot for the profile API (mailroom snapshot)")
+    snapshot(warehouse=None, serving_dir=Path("data/serving"), keep=3)
 
 
 @app.command("lint-sql")
