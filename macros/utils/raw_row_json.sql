@@ -1,9 +1,10 @@
 {#- The raw values of a row as one JSON text, for the quarantine. `columns` is
     a list of column names; `relation_alias` qualifies them when the select
-    joins several relations. -#}
-{% macro raw_row_json(columns, relation_alias=none) -%}
+    joins several relations; the values are read from `column_prefix` ~ name
+    (the raw__ copies of macro raw_columns), the keys are the names. -#}
+{% macro raw_row_json(columns, relation_alias=none, column_prefix='') -%}
     {%- if not columns -%}{{ return("cast(null as " ~ dbt.type_string() ~ ")") }}{%- endif -%}
-    {%- set prefix = relation_alias ~ "." if relation_alias else "" -%}
+    {%- set prefix = (relation_alias ~ "." if relation_alias else "") ~ column_prefix -%}
     {{ return(adapter.dispatch('raw_row_json', 'mailroom')(columns, prefix)) }}
 {%- endmacro %}
 

@@ -39,7 +39,7 @@ renamed as (
         -- raw values for checks and the quarantine
         created_at as raw_created_at,
         updated_at as raw_updated_at,
-        {{ mailroom.raw_row_json(mailroom.source_columns('crm', 'crm_contacts')) }} as raw_row
+        {{ mailroom.raw_columns(mailroom.source_columns('crm', 'crm_contacts')) }}
     from source
 ),
 
@@ -53,12 +53,16 @@ checked as (
     from renamed
 ),
 
+with_raw_row as (
+    {{ mailroom.select_with_raw_row('checked', mailroom.source_columns('crm', 'crm_contacts')) }}
+),
+
 ranked as (
     select
         *,
         {{ mailroom.email_match_key('email') }} as email_match_key,
         {{ mailroom.version_rank('contact_id', version_expr="coalesce(updated_at, created_at)") }} as version_rank
-    from checked
+    from with_raw_row
 )
 
 select * from ranked

@@ -26,7 +26,7 @@ renamed as (
 
         -- raw values for checks and the quarantine
         sent_at as raw_sent_at,
-        {{ mailroom.raw_row_json(mailroom.source_columns('esp', 'esp_campaigns')) }} as raw_row
+        {{ mailroom.raw_columns(mailroom.source_columns('esp', 'esp_campaigns')) }}
     from source
 ),
 
@@ -36,9 +36,13 @@ checked as (
         {{ mailroom.quarantine_reason(checks) }} as quarantine_reason,
         {{ mailroom.quarantine_column(checks) }} as quarantine_column
     from renamed
+),
+
+with_raw_row as (
+    {{ mailroom.select_with_raw_row('checked', mailroom.source_columns('esp', 'esp_campaigns')) }}
 )
 
 select
     *,
     {{ mailroom.version_rank('campaign_id') }} as version_rank
-from checked
+from with_raw_row

@@ -46,7 +46,7 @@ renamed as (
 
         -- raw values for checks and the quarantine
         event_at as raw_event_at,
-        {{ mailroom.raw_row_json(mailroom.source_columns('esp', 'esp_email_events')) }} as raw_row
+        {{ mailroom.raw_columns(mailroom.source_columns('esp', 'esp_email_events')) }}
     from source
 ),
 
@@ -58,10 +58,14 @@ checked as (
         {{ mailroom.quarantine_column(checks) }} as quarantine_column,
         {{ mailroom.incremental_columns('event_id') }}
     from renamed
+),
+
+with_raw_row as (
+    {{ mailroom.select_with_raw_row('checked', mailroom.source_columns('esp', 'esp_email_events')) }}
 )
 
 select
     *,
     -- at-least-once delivery: keep the first delivery of an event
     {{ mailroom.version_rank('event_id', version_expr="coalesce(received_at, _loaded_at)", latest=false, among_clean_only=true) }} as version_rank
-from checked
+from with_raw_row

@@ -32,7 +32,7 @@ renamed as (
         -- raw values for checks and the quarantine
         created_at as raw_created_at,
         updated_at as raw_updated_at,
-        {{ mailroom.raw_row_json(mailroom.source_columns('esp', 'esp_subscribers')) }} as raw_row
+        {{ mailroom.raw_columns(mailroom.source_columns('esp', 'esp_subscribers')) }}
     from source
 ),
 
@@ -51,12 +51,16 @@ checked as (
     from validated
 ),
 
+with_raw_row as (
+    {{ mailroom.select_with_raw_row('checked', mailroom.source_columns('esp', 'esp_subscribers')) }}
+),
+
 ranked as (
     select
         *,
         {{ mailroom.email_match_key('email') }} as email_match_key,
         {{ mailroom.version_rank('subscriber_id', version_expr="coalesce(updated_at, created_at)") }} as version_rank
-    from checked
+    from with_raw_row
 )
 
 select * from ranked

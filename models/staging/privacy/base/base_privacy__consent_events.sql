@@ -32,7 +32,7 @@ renamed as (
 
         -- raw values for checks and the quarantine
         event_at as raw_event_at,
-        {{ mailroom.raw_row_json(mailroom.source_columns('privacy', 'privacy_consent_events')) }} as raw_row
+        {{ mailroom.raw_columns(mailroom.source_columns('privacy', 'privacy_consent_events')) }}
     from source
 ),
 
@@ -49,10 +49,14 @@ checked as (
         {{ mailroom.quarantine_reason(checks) }} as quarantine_reason,
         {{ mailroom.quarantine_column(checks) }} as quarantine_column
     from validated
+),
+
+with_raw_row as (
+    {{ mailroom.select_with_raw_row('checked', mailroom.source_columns('privacy', 'privacy_consent_events')) }}
 )
 
 select
     *,
     {{ mailroom.email_match_key('email') }} as email_match_key,
     {{ mailroom.version_rank('consent_event_id', latest=false, among_clean_only=true) }} as version_rank
-from checked
+from with_raw_row

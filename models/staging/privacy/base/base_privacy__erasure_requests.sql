@@ -25,7 +25,7 @@ renamed as (
 
         -- raw values for checks and the quarantine
         requested_at as raw_requested_at,
-        {{ mailroom.raw_row_json(mailroom.source_columns('privacy', 'privacy_erasure_requests')) }} as raw_row
+        {{ mailroom.raw_columns(mailroom.source_columns('privacy', 'privacy_erasure_requests')) }}
     from source
 ),
 
@@ -42,10 +42,14 @@ checked as (
         {{ mailroom.quarantine_reason(checks) }} as quarantine_reason,
         {{ mailroom.quarantine_column(checks) }} as quarantine_column
     from validated
+),
+
+with_raw_row as (
+    {{ mailroom.select_with_raw_row('checked', mailroom.source_columns('privacy', 'privacy_erasure_requests')) }}
 )
 
 select
     *,
     {{ mailroom.email_match_key('email') }} as email_match_key,
     {{ mailroom.version_rank('request_id', latest=false, among_clean_only=true) }} as version_rank
-from checked
+from with_raw_row

@@ -32,7 +32,7 @@ renamed as (
         -- raw values for checks and the quarantine
         created_at as raw_created_at,
         updated_at as raw_updated_at,
-        {{ mailroom.raw_row_json(mailroom.source_columns('shop', 'shop_customers')) }} as raw_row
+        {{ mailroom.raw_columns(mailroom.source_columns('shop', 'shop_customers')) }}
     from source
 ),
 
@@ -46,12 +46,16 @@ checked as (
     from renamed
 ),
 
+with_raw_row as (
+    {{ mailroom.select_with_raw_row('checked', mailroom.source_columns('shop', 'shop_customers')) }}
+),
+
 ranked as (
     select
         *,
         {{ mailroom.email_match_key('email') }} as email_match_key,
         {{ mailroom.version_rank('customer_id', version_expr="coalesce(updated_at, created_at)") }} as version_rank
-    from checked
+    from with_raw_row
 )
 
 select * from ranked

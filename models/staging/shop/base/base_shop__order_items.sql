@@ -69,7 +69,7 @@ renamed as (
         source.unit_price as raw_unit_price,
         order_validity.order_id is not null as has_order,
         coalesce(order_validity.has_valid_order, false) as has_valid_order,
-        {{ mailroom.raw_row_json(mailroom.source_columns('shop', 'shop_order_items'), 'source') }} as raw_row
+        {{ mailroom.raw_columns(mailroom.source_columns('shop', 'shop_order_items'), 'source') }}
     from source
     left join order_validity
         on trim(source.order_id) = order_validity.order_id
@@ -82,9 +82,13 @@ checked as (
         {{ mailroom.quarantine_column(checks) }} as quarantine_column,
         {{ mailroom.incremental_columns('order_item_id') }}
     from renamed
+),
+
+with_raw_row as (
+    {{ mailroom.select_with_raw_row('checked', mailroom.source_columns('shop', 'shop_order_items')) }}
 )
 
 select
     *,
     {{ mailroom.version_rank('order_item_id', among_clean_only=true) }} as version_rank
-from checked
+from with_raw_row

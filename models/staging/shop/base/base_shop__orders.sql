@@ -70,7 +70,7 @@ renamed as (
         nullif(trim(updated_at), '') as raw_updated_at,
         {{ mailroom.to_utc('updated_at') }} as parsed_updated_at,
         nullif(trim(discount_amount), '') as raw_discount_amount,
-        {{ mailroom.raw_row_json(mailroom.source_columns('shop', 'shop_orders')) }} as raw_row
+        {{ mailroom.raw_columns(mailroom.source_columns('shop', 'shop_orders')) }}
     from source
 ),
 
@@ -85,12 +85,16 @@ checked as (
     from renamed
 ),
 
+with_raw_row as (
+    {{ mailroom.select_with_raw_row('checked', mailroom.source_columns('shop', 'shop_orders')) }}
+),
+
 ranked as (
     select
         *,
         {{ mailroom.email_match_key('email') }} as email_match_key,
         {{ mailroom.version_rank('order_id', version_expr="updated_at") }} as version_rank
-    from checked
+    from with_raw_row
 )
 
 select * from ranked

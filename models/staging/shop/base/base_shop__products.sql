@@ -38,7 +38,7 @@ renamed as (
 
         -- raw values for checks and the quarantine
         price as raw_price,
-        {{ mailroom.raw_row_json(mailroom.source_columns('shop', 'shop_products')) }} as raw_row
+        {{ mailroom.raw_columns(mailroom.source_columns('shop', 'shop_products')) }}
     from source
 ),
 
@@ -48,9 +48,13 @@ checked as (
         {{ mailroom.quarantine_reason(checks) }} as quarantine_reason,
         {{ mailroom.quarantine_column(checks) }} as quarantine_column
     from renamed
+),
+
+with_raw_row as (
+    {{ mailroom.select_with_raw_row('checked', mailroom.source_columns('shop', 'shop_products')) }}
 )
 
 select
     *,
     {{ mailroom.version_rank('product_id') }} as version_rank
-from checked
+from with_raw_row

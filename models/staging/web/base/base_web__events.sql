@@ -49,7 +49,7 @@ renamed as (
         -- raw values for checks and the quarantine
         event_at as raw_event_at,
         properties as raw_properties,
-        {{ mailroom.raw_row_json(mailroom.source_columns('web', 'web_events')) }} as raw_row
+        {{ mailroom.raw_columns(mailroom.source_columns('web', 'web_events')) }}
     from source
 ),
 
@@ -63,13 +63,17 @@ checked as (
     from renamed
 ),
 
+with_raw_row as (
+    {{ mailroom.select_with_raw_row('checked', mailroom.source_columns('web', 'web_events')) }}
+),
+
 ranked as (
     select
         *,
         {{ mailroom.email_match_key('email') }} as email_match_key,
         -- at-least-once delivery: keep the first delivery of an event
         {{ mailroom.version_rank('event_id', version_expr="coalesce(received_at, _loaded_at)", latest=false, among_clean_only=true) }} as version_rank
-    from checked
+    from with_raw_row
 )
 
 select * from ranked
