@@ -44,6 +44,21 @@ class WorldConfig:
     # Share of event deliveries that arrive twice.
     duplicate_rate: float = 0.01
     campaigns_per_month: float = 2.0
+    # Broadcast campaigns hold out this share of the recipients they would have
+    # sent: the control group gets no e-mail; the ESP records a `holdout` event.
+    campaign_holdout_share: float = 0.1
+    # The causal effect of a campaign e-mail on orders: the chance of an extra
+    # order by the recipient's deepest human engagement with it (delivered only,
+    # opened, clicked), placed a truncated-exponential delay (mean, at most)
+    # after that moment, while the recipient is alive.
+    email_order_probability_delivered: float = 0.004
+    email_order_probability_opened: float = 0.03
+    email_order_probability_clicked: float = 0.15
+    email_order_delay_mean_days: float = 1.0
+    email_order_delay_max_days: float = 5.0
+    # The conversion window the truth's campaign effects are computed for (the
+    # dbt var campaign_attribution_days).
+    campaign_truth_window_days: float = 5.0
 
     @property
     def start(self) -> np.datetime64:
@@ -116,6 +131,7 @@ class Campaign:
     day: float  # send start, days since world start
     has_variants: bool
     reach: float
+    holdout_share: float = 0.0  # share of would-be recipients held out (control group)
 
 
 def build_campaigns(cfg: WorldConfig, rng: np.random.Generator) -> list[Campaign]:
@@ -132,7 +148,7 @@ def build_campaigns(cfg: WorldConfig, rng: np.random.Generator) -> list[Campaign
     out = [
         Campaign(
             "CMP-0000", "Welcome series", "triggered", "Welcome! Here's 10% off", 0.0, False, 1.0
-        )
+        )  # a triggered flow: no control group
     ]
     for i, d in enumerate(days, start=1):
         theme = themes[int(rng.integers(len(themes)))]
@@ -146,6 +162,7 @@ def build_campaigns(cfg: WorldConfig, rng: np.random.Generator) -> list[Campaign
                 day=float(d),
                 has_variants=bool(rng.random() < 0.35),
                 reach=float(rng.uniform(0.35, 0.7)),
+                holdout_share=cfg.campaign_holdout_share,
             )
         )
     return out
