@@ -8,7 +8,18 @@ from typer.testing import CliRunner
 from mailroom.cli import app
 
 runner = CliRunner()
-COMMANDS = ["generate", "load", "build", "demo", "lint-sql", "bench", "check-snowflake", "summary"]
+COMMANDS = [
+    "generate",
+    "load",
+    "build",
+    "demo",
+    "lint-sql",
+    "bench",
+    "check-snowflake",
+    "summary",
+    "score-campaigns",
+    "campaign-lift",
+]
 
 
 def test_top_level_help_lists_every_command() -> None:
