@@ -7,8 +7,12 @@ pressure; a preferred hour and time zone). Systems record them imperfectly:
 CRM, shop and ESP keys that differ, messy e-mails and phones, guest checkouts,
 anonymous devices identified later, duplicated and late deliveries, test
 accounts, refunds, bounces, unsubscribes, consent withdrawals and erasure
-requests. The simulation continues 365 days past the as-of date; what
-happens there is only written to the truth files.
+requests. Broadcast campaigns hold out a control group, and a campaign
+e-mail raises the recipient's chance of an order for a few days (more after
+an open, much more after a click): the orders it brings go through the shop
+like any other, and the true effect per campaign is written to the truth.
+The simulation continues 365 days past the as-of date; what happens there is
+only written to the truth files.
 
 People are simulated in chunks (numpy, vectorised) so memory is bounded by
 the chunk size, not the world size.
