@@ -202,6 +202,7 @@ def print_warehouse_summary() -> None:
         print_customers(con)
         print_models(con)
         print_activation(con)
+        print_campaigns(con)
 
 
 def _has_table(con, schema: str, table: str) -> bool:
@@ -302,6 +303,48 @@ def print_activation(con) -> None:
             )
         }
         print_counts("sync marts (what the ESP should hold)", counts)
+
+
+def print_campaigns(con, truth_dir: Path = Path("data/truth")) -> None:
+    """Campaigns measured, the pooled lift against the holdouts, machine opens; the truth if there."""
+    if not _has_table(con, "marts", "fct_campaign_results"):
+        return
+    from mailroom import campaign_score
+
+    results = campaign_score.read_results(con)
+    if results.empty:
+        return
+    treated = results[~results["is_holdout"].astype(bool)]
+    opens = int(treated["open_events"].sum())
+    machine = int(treated["machine_open_events"].sum())
+    with_holdout = results.loc[results["is_holdout"].astype(bool), "campaign_id"].nunique()
+    beating = results.loc[
+        results["is_significant"].fillna(False).astype(bool) & (results["conversion_lift"] > 0),
+        "campaign_id",
+    ].nunique()
+    print(
+        f"\ncampaigns measured: {results['campaign_id'].nunique()} ({with_holdout} with a holdout, "
+        f"{beating} beating it significantly); machine opens {machine:,} of {opens:,} open events"
+        + (f" ({machine / opens:.1%})" if opens else "")
+    )
+    pooled = campaign_score.pooled_lift(results)
+    if pooled is None:
+        return
+    pct = f"{pooled.confidence_level:.0%}"
+    print(
+        f"  pooled conversion lift {pooled.conversion_lift:+.4f} ({pct} interval "
+        f"{pooled.conversion_lift_ci_low:+.4f} to {pooled.conversion_lift_ci_high:+.4f}; "
+        f"treated {pooled.treated_conversion_rate:.4f} vs holdout {pooled.holdout_conversion_rate:.4f}), "
+        f"revenue per recipient {pooled.revenue_per_recipient_lift:+.3f} "
+        f"({pooled.revenue_per_recipient_lift_ci_low:+.3f} to {pooled.revenue_per_recipient_lift_ci_high:+.3f})"
+    )
+    if _truth_matches_world(con, truth_dir) and (truth_dir / "campaign_effects.parquet").exists():
+        score = campaign_score.score(results, truth_dir)
+        print(
+            f"  true pooled effect {score.true_pooled_conversion_lift:+.4f} "
+            f"({'inside' if score.pooled_covers_truth else 'outside'} the interval), "
+            f"revenue per recipient {score.true_pooled_revenue_per_recipient_lift:+.3f}"
+        )
 
 
 def run_analysis(name: str, target: str = "dev") -> list[tuple[list[str], list[tuple]]]:

@@ -37,18 +37,38 @@ class GenerateStats:
 
 
 class _TruthWriter:
-    def __init__(self, path: Path) -> None:
-        self.path, self.writer = path, None
+    def __init__(self, path: Path, schema: pa.Schema | None = None) -> None:
+        self.path, self.writer, self.schema = path, None, schema
 
     def write(self, df: pd.DataFrame) -> None:
-        tbl = pa.Table.from_pandas(df, preserve_index=False)
+        tbl = pa.Table.from_pandas(df, schema=self.schema, preserve_index=False)
         if self.writer is None:
-            self.writer = pq.ParquetWriter(self.path, tbl.schema)
+            self.writer = pq.ParquetWriter(self.path, self.schema or tbl.schema)
         self.writer.write_table(tbl.cast(self.writer.schema))
 
     def close(self) -> None:
+        if self.writer is None and self.schema is not None:  # nothing written: an empty file
+            self.writer = pq.ParquetWriter(self.path, self.schema)
         if self.writer is not None:
             self.writer.close()
+
+
+# data/truth/campaign_orders.parquet: every order a campaign e-mail brought.
+CAMPAIGN_ORDERS_SCHEMA = pa.schema(
+    [
+        ("order_id", pa.string()),
+        ("true_person_id", pa.string()),
+        ("campaign_id", pa.string()),
+        ("variant", pa.string()),
+        ("trigger", pa.string()),
+        ("triggered_at", pa.timestamp("ns")),
+        ("ordered_at", pa.timestamp("ns")),
+        ("status", pa.string()),
+        ("is_registered", pa.bool_()),
+        ("is_visible", pa.bool_()),
+        ("total_amount_eur", pa.float64()),
+    ]
+)
 
 
 def _insert(con, table: str, tbl: pa.Table | pd.DataFrame | None) -> None:
@@ -80,9 +100,13 @@ def generate_world(
         name: _TruthWriter(truth_dir / f"{name}.parquet")
         for name in ("source_records", "people", "planted_defects")
     }
+    writers["campaign_orders"] = _TruthWriter(
+        truth_dir / "campaign_orders.parquet", CAMPAIGN_ORDERS_SCHEMA
+    )
     n_chunks = -(-cfg.people // cfg.chunk_size)
     as_of_end = pd.Timestamp(cfg.as_of) + pd.Timedelta(days=1)
     n_defects = 0
+    effect_sums: list[pd.DataFrame] = []
     with connect(warehouse) as con:
         con.execute("set memory_limit = '2GB'")  # bounds the peak at any world size
         con.execute(f"drop schema if exists {RAW_SCHEMA} cascade")
@@ -131,6 +155,8 @@ def generate_world(
                 )
             )
             writers["people"].write(sim.truth_people())
+            effect_sums.append(sim.campaign_effect_sums())
+            writers["campaign_orders"].write(sim.induced_orders_truth())
             writers["planted_defects"].write(
                 pd.DataFrame(sim.defects, columns=["source_table", "record_id", "defect"])
             )
@@ -143,6 +169,9 @@ def generate_world(
         )
         con.executemany(f"insert into {RAW_SCHEMA}.{WORLD_TABLE} values (?, ?)", list(meta.items()))
         counts = {k: v for k, v in table_counts(con, RAW_SCHEMA).items() if k != WORLD_TABLE}
+    _campaign_effects(cfg, campaigns, effect_sums).to_parquet(
+        truth_dir / "campaign_effects.parquet", index=False
+    )
     (truth_dir / "world.json").write_text(json.dumps(meta, indent=2))
     return GenerateStats(raw_counts=counts, seconds=time.perf_counter() - t0, defects=n_defects)
 
@@ -156,6 +185,82 @@ def read_world_metadata(con) -> dict[str, str]:
     if not exists:
         return {}
     return dict(con.execute(f"select key, value from {RAW_SCHEMA}.{WORLD_TABLE}").fetchall())
+
+
+def _campaign_effects(cfg: WorldConfig, campaigns, sums: list[pd.DataFrame]) -> pd.DataFrame:
+    """The truth of every campaign's effect: one row per campaign and treated variant.
+
+    `true_incremental_conversion_probability` is what a holdout comparison of
+    conversion within the window estimates (treated minus control conversion
+    rate); `induced_revenue_per_recipient` what the revenue-per-recipient
+    difference estimates.
+    """
+    cols = [
+        "recipients",
+        "expected_incremental_conversions",
+        "realized_incremental_conversions",
+        "induced_orders",
+        "induced_orders_in_window",
+        "induced_revenue_in_window",
+    ]
+    total = (
+        pd.concat(sums, ignore_index=True)
+        .groupby(["campaign", "variant"], as_index=False)[cols]
+        .sum()
+    )
+    treated = total[total["variant"] != "holdout"].copy()
+    holdout = total.loc[total["variant"] == "holdout", ["campaign", "recipients"]].rename(
+        columns={"recipients": "holdout_recipients"}
+    )
+    out = treated.merge(holdout, on="campaign", how="left").fillna({"holdout_recipients": 0})
+    out = out[out["recipients"] > 0].sort_values(["campaign", "variant"])
+    for col in (
+        "recipients",
+        "holdout_recipients",
+        "realized_incremental_conversions",
+        "induced_orders",
+        "induced_orders_in_window",
+    ):
+        out[col] = out[col].astype("int64")
+    meta = pd.DataFrame(
+        {
+            "campaign": range(len(campaigns)),
+            "campaign_id": [c.campaign_id for c in campaigns],
+            "campaign_name": [c.name for c in campaigns],
+            "campaign_type": [c.kind for c in campaigns],
+            "holdout_share": [c.holdout_share for c in campaigns],
+        }
+    )
+    out = meta.merge(out, on="campaign")
+    out["attribution_window_days"] = cfg.campaign_truth_window_days
+    out["true_incremental_conversion_probability"] = (
+        out["expected_incremental_conversions"] / out["recipients"]
+    )
+    out["realized_incremental_conversion_rate"] = (
+        out["realized_incremental_conversions"] / out["recipients"]
+    )
+    out["induced_revenue_in_window"] = out["induced_revenue_in_window"].round(2)
+    out["induced_revenue_per_recipient"] = out["induced_revenue_in_window"] / out["recipients"]
+    return out[
+        [
+            "campaign_id",
+            "campaign_name",
+            "campaign_type",
+            "variant",
+            "recipients",
+            "holdout_recipients",
+            "holdout_share",
+            "attribution_window_days",
+            "true_incremental_conversion_probability",
+            "expected_incremental_conversions",
+            "realized_incremental_conversions",
+            "realized_incremental_conversion_rate",
+            "induced_orders",
+            "induced_orders_in_window",
+            "induced_revenue_in_window",
+            "induced_revenue_per_recipient",
+        ]
+    ].reset_index(drop=True)
 
 
 def _products_table(cfg: WorldConfig, cat) -> pa.Table:
@@ -187,6 +292,8 @@ def _campaigns_table(cfg: WorldConfig, campaigns) -> pa.Table:
             "campaign_type": pa.array([c.kind for c in campaigns], type=pa.string()),
             "subject_line": pa.array([c.subject for c in campaigns], type=pa.string()),
             "sent_at": T.iso_utc(T.to_datetime(cfg.start, days)),
+            # the sample world's campaigns precede the warehouse's audiences
+            "audience_id": pa.nulls(len(campaigns), type=pa.string()),
             "_loaded_at": T.to_datetime(cfg.start, days + 0.1),
         }
     )

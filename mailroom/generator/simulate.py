@@ -42,6 +42,10 @@ class Counters:
     erasure: int = 0
 
 
+# What an e-mail's extra order followed: its delivery, a human open or a click.
+TRIGGER_KINDS = ("none", "delivered", "opened", "clicked")
+
+
 def _take(n: int, counter_value: int, rng: np.random.Generator) -> np.ndarray:
     """n fresh sequence numbers, shuffled so ids do not follow person order."""
     return counter_value + rng.permutation(n)
@@ -143,6 +147,24 @@ class ChunkSimulator:
         owner, t = owner[keep], t[keep]
         order = np.lexsort((t, owner))
         owner, t = owner[order], t[order]
+        d = self._order_details(owner, t)
+        self.o_owner, self.o_t, self.o_status, self.o_total = owner, t, d["status"], d["total"]
+        self.o_total_eur = d["total_eur"]
+        self.o_discount, self.o_items = d["discount"], d["n_items"]
+        self.i_order, self.i_product, self.i_qty, self.i_price = (
+            d["item_order"],
+            d["product"],
+            d["qty"],
+            d["unit_price"],
+        )
+        # Which campaign e-mail brought the order (index into self.campaigns), -1 for none.
+        self.o_campaign = np.full(len(t), -1)
+        self.first_buy_t = np.full(n, np.inf)
+        np.minimum.at(self.first_buy_t, owner, t)
+
+    def _order_details(self, owner: np.ndarray, t: np.ndarray) -> dict[str, np.ndarray]:
+        """Status, lines, prices and discount of orders placed by `owner` at `t`."""
+        rng, p = self.rng, self.p
         m = len(owner)
         status = rng.choice(
             np.array(["completed", "cancelled", "refunded"]),
@@ -162,17 +184,17 @@ class ChunkSimulator:
         discount = np.round(np.where(promo, subtotal * rng.choice([0.1, 0.15, 0.2], m), 0.0), 2)
         total = np.round(subtotal - discount, 2)
         order_fx = np.array([N.FX_PER_EUR[c] for c in p.currency])[owner]
-        self.o_owner, self.o_t, self.o_status, self.o_total = owner, t, status, total
-        self.o_total_eur = total / order_fx
-        self.o_discount, self.o_items = discount, n_items
-        self.i_order, self.i_product, self.i_qty, self.i_price = (
-            item_order,
-            product,
-            qty,
-            unit_price,
-        )
-        self.first_buy_t = np.full(n, np.inf)
-        np.minimum.at(self.first_buy_t, owner, t)
+        return {
+            "status": status,
+            "n_items": n_items,
+            "item_order": item_order,
+            "product": product,
+            "qty": qty,
+            "unit_price": unit_price,
+            "discount": discount,
+            "total": total,
+            "total_eur": total / order_fx,
+        }
 
     # ------------------------------------------------------------------ accounts
     def simulate_accounts(self) -> None:
@@ -523,7 +545,13 @@ class ChunkSimulator:
             ev["bounce"].append(bounce if bounce is not None else np.full(m, None, dtype=object))
             ev["ua"].append(ua if ua is not None else np.full(m, None, dtype=object))
 
-        for c in self.campaigns:
+        # Every e-mail sent (one row per recipient and campaign) with the chance
+        # that it brings an extra order, and the time that chance starts from.
+        eff: dict[str, list] = {
+            x: [] for x in ("sub", "cmp", "variant", "send", "trigger", "kind", "p")
+        }
+        held: dict[str, list] = {x: [] for x in ("sub", "cmp", "t")}
+        for ci, c in enumerate(self.campaigns):
             if c.kind == "triggered":
                 recip = np.flatnonzero(active)
                 send_t = self.esp_created[recip] + rng.uniform(0.002, 0.02, len(recip))
@@ -533,6 +561,15 @@ class ChunkSimulator:
                 send_t = c.day + rng.uniform(0, 0.08, len(recip))
             keep = send_t < H
             recip, send_t = recip[keep], send_t[keep]
+            if c.holdout_share > 0 and len(recip):
+                # The control group: would have been sent, gets nothing; the ESP
+                # records its enrollment (Braze's EnrollInControl) at send time.
+                out = rng.random(len(recip)) < c.holdout_share
+                emit(recip[out], c.campaign_id, "holdout", send_t[out])
+                held["sub"].append(recip[out])
+                held["cmp"].append(np.full(out.sum(), ci))
+                held["t"].append(send_t[out])
+                recip, send_t = recip[~out], send_t[~out]
             if not len(recip):
                 continue
             owner = idx[recip]
@@ -601,15 +638,39 @@ class ChunkSimulator:
                 np.char.add("https://shop.example/p/", prods.astype(str)),
                 f"?utm_campaign={c.campaign_id}",
             )
+            click_t = open_t[clicked] + rng.uniform(0.0002, 0.01, len(c_idx))
             emit(
                 recip[c_idx],
                 c.campaign_id,
                 "click",
-                open_t[clicked] + rng.uniform(0.0002, 0.01, len(c_idx)),
+                click_t,
                 None if variant is None else variant[c_idx],
                 url=urls.astype(object),
                 ua=ua_person[recip[c_idx]],
             )
+            # The e-mail's effect on orders: the deepest human engagement (delivered,
+            # opened, clicked) sets the chance of an extra order, which follows that
+            # moment; only while the recipient is alive. Machine opens do nothing.
+            cfg = self.cfg
+            chance = np.where(delivered, cfg.email_order_probability_delivered, 0.0)
+            trigger = send_t + 0.0003
+            kind = np.where(delivered, 1, 0)  # index into TRIGGER_KINDS
+            chance[h_idx] = cfg.email_order_probability_opened
+            trigger[h_idx] = open_t
+            kind[h_idx] = 2
+            chance[c_idx] = cfg.email_order_probability_clicked
+            trigger[c_idx] = click_t
+            kind[c_idx] = 3
+            chance[send_t >= p.alive_end[owner]] = 0.0
+            eff["sub"].append(recip)
+            eff["cmp"].append(np.full(len(recip), ci))
+            eff["variant"].append(
+                np.full(len(recip), "default", dtype=object) if variant is None else variant
+            )
+            eff["send"].append(send_t)
+            eff["trigger"].append(trigger)
+            eff["kind"].append(kind)
+            eff["p"].append(chance)
             # Complaints and unsubscribes end the relationship; hard bounces clean the address.
             u2 = rng.random(len(recip))
             unsub = delivered & (u2 < 0.0015 + 0.003 * np.clip(recv[recip] - 1.5, 0, None))
@@ -635,6 +696,78 @@ class ChunkSimulator:
             self.esp_status_t[h_rec] = send_t[hard] + 0.0005
             active[h_rec] = False
         self.email_events = {key: np.concatenate(v) if v else np.array([]) for key, v in ev.items()}
+        self.effects = {
+            key: np.concatenate(v)
+            if v
+            else np.array([], dtype={"variant": object, "kind": int}.get(key, float))
+            for key, v in eff.items()
+        }
+        self.held = {key: np.concatenate(v) if v else np.array([]) for key, v in held.items()}
+        self._add_induced_orders()
+
+    def _delay_cdf(self, x: np.ndarray) -> np.ndarray:
+        """P(an e-mail's extra order follows its trigger within x days): truncated exponential."""
+        mean, top = self.cfg.email_order_delay_mean_days, self.cfg.email_order_delay_max_days
+        x = np.clip(np.asarray(x, dtype="float64"), 0.0, top)
+        return -np.expm1(-x / mean) / -np.expm1(-top / mean)
+
+    def _add_induced_orders(self) -> None:
+        """Orders the campaign e-mails brought, through the normal order pipeline."""
+        rng, e = self.rng, self.effects
+        mean, top = self.cfg.email_order_delay_mean_days, self.cfg.email_order_delay_max_days
+        m = len(e["sub"])
+        induced = rng.random(m) < e["p"]
+        # inverse CDF of the truncated exponential delay
+        delay = -mean * np.log1p(rng.random(m) * np.expm1(-top / mean))
+        rows = np.flatnonzero(induced)
+        owner = self.esp_idx[e["sub"][rows].astype(int)]
+        t = e["trigger"][rows] + delay[rows]
+        keep = t < self.H + TRUTH_HORIZON_DAYS
+        rows, owner, t = rows[keep], owner[keep], t[keep]
+        k, m_old = len(rows), len(self.o_t)
+        d = self._order_details(owner, t)
+        self.o_owner = np.concatenate([self.o_owner, owner])
+        self.o_t = np.concatenate([self.o_t, t])
+        self.o_status = np.concatenate([self.o_status, d["status"]])
+        self.o_total = np.concatenate([self.o_total, d["total"]])
+        self.o_total_eur = np.concatenate([self.o_total_eur, d["total_eur"]])
+        self.o_discount = np.concatenate([self.o_discount, d["discount"]])
+        self.o_items = np.concatenate([self.o_items, d["n_items"]])
+        self.i_order = np.concatenate([self.i_order, d["item_order"] + m_old])
+        self.i_product = np.concatenate([self.i_product, d["product"]])
+        self.i_qty = np.concatenate([self.i_qty, d["qty"]])
+        self.i_price = np.concatenate([self.i_price, d["unit_price"]])
+        self.o_campaign = np.concatenate([self.o_campaign, e["cmp"][rows].astype(int)])
+        # with the account if they have one (and the odd guest checkout), as every order
+        reg = (t >= self.acct_t[owner] - 1e-9) & (rng.random(k) >= 0.07)
+        self.o_reg = np.concatenate([self.o_reg, reg])
+        ids = np.array([f"#{x}" for x in _take(k, 500000 + self.c.order, rng)], dtype=object)
+        self.order_id = np.concatenate([self.order_id, ids])
+        self.c.order += k
+        np.minimum.at(self.first_buy_t, owner, t)
+        self.effect_order = np.full(m, -1)
+        self.effect_order[rows] = m_old + np.arange(k)
+
+    def induced_orders_truth(self) -> pd.DataFrame:
+        """One row per order a campaign e-mail brought: which e-mail, after what, when."""
+        e, rows = self.effects, np.flatnonzero(self.effect_order >= 0)
+        order = self.effect_order[rows]
+        start = pd.Timestamp(str(self.start))
+        return pd.DataFrame(
+            {
+                "order_id": self.order_id[order].astype(str),
+                "true_person_id": self.p.pid[self.o_owner[order]],
+                "campaign_id": [self.campaigns[i].campaign_id for i in e["cmp"][rows].astype(int)],
+                "variant": e["variant"][rows].astype(str),
+                "trigger": np.array(TRIGGER_KINDS, dtype=object)[e["kind"][rows]],
+                "triggered_at": start + pd.to_timedelta(e["trigger"][rows], unit="D"),
+                "ordered_at": start + pd.to_timedelta(self.o_t[order], unit="D"),
+                "status": self.o_status[order],
+                "is_registered": self.o_reg[order],
+                "is_visible": self.o_t[order] < self.H,
+                "total_amount_eur": np.round(self.o_total_eur[order], 2),
+            }
+        )
 
     def esp_tables(self) -> dict[str, pa.Table]:
         rng, p, H = self.rng, self.p, self.H
@@ -1004,12 +1137,72 @@ class ChunkSimulator:
         }
 
     # ------------------------------------------------------------------ truth
+    def campaign_effect_sums(self) -> pd.DataFrame:
+        """Per campaign and variant: recipients and the true effect, as sums over this chunk.
+
+        A recipient converts, as the warehouse measures it, with a completed order
+        in [send, send + window), cut at the as-of date. The campaign's
+        incremental conversion for a recipient is its extra order landing there
+        while no other completed order does: expected (the chance of the extra
+        order given the simulated opens and clicks, times no other order) and
+        realized. Rows with variant 'holdout' carry the control group's size.
+        """
+        cfg, e, H = self.cfg, self.effects, self.H
+        start = e["send"]
+        end = np.minimum(start + cfg.campaign_truth_window_days, H)
+        owner = self.esp_idx[e["sub"].astype(int)] if len(start) else np.array([], dtype=int)
+        chance_in_window = e["p"] * COMPLETED_RATE * self._delay_cdf(end - e["trigger"])
+        done = self.o_status == "completed"
+        span = H + TRUTH_HORIZON_DAYS + 100.0  # keys (person, time) as one sortable number
+        keys = np.sort(self.o_owner[done] * span + self.o_t[done])
+        in_window = np.searchsorted(keys, owner * span + end) - np.searchsorted(
+            keys, owner * span + start
+        )
+        order = self.effect_order
+        has = order >= 0
+        row = np.where(has, order, 0)
+        own = has & done[row] & (self.o_t[row] >= start) & (self.o_t[row] < end)
+        other = (in_window - own) > 0
+        treated = pd.DataFrame(
+            {
+                "campaign": e["cmp"].astype(int),
+                "variant": e["variant"].astype(str),
+                "recipients": np.ones(len(start), dtype=np.int64),
+                "expected_incremental_conversions": chance_in_window * ~other,
+                "realized_incremental_conversions": (own & ~other).astype(np.int64),
+                "induced_orders": has.astype(np.int64),
+                "induced_orders_in_window": own.astype(np.int64),
+                "induced_revenue_in_window": np.where(own, self.o_total_eur[row], 0.0),
+            }
+        )
+        holdout = pd.DataFrame(
+            {
+                "campaign": self.held["cmp"].astype(int),
+                "variant": "holdout",
+                "recipients": np.ones(len(self.held["cmp"]), dtype=np.int64),
+            }
+        )
+        both = pd.concat([treated, holdout], ignore_index=True).fillna(0)
+        return both.groupby(["campaign", "variant"], as_index=False).sum()
+
     def truth_people(self) -> pd.DataFrame:
         p, H = self.p, self.H
         lam_c = p.lam * COMPLETED_RATE
         rate = lam_c + p.mu
         alive = p.alive_end > H
         prob30 = np.where(alive, lam_c / rate * (1 - np.exp(-rate * 30)), 0.0)
+        # An e-mail sent shortly before the as-of date can still bring an order after it.
+        e = self.effects
+        if len(e["sub"]):
+            trigger = e["trigger"]
+            after = (
+                e["p"]
+                * COMPLETED_RATE
+                * (self._delay_cdf(H + 30 - trigger) - self._delay_cdf(H - trigger))
+            )
+            none_after = np.ones(self.n)
+            np.multiply.at(none_after, self.esp_idx[e["sub"].astype(int)], 1.0 - after)
+            prob30 = 1.0 - (1.0 - prob30) * none_after
         post = (self.o_t >= H) & (self.o_status == "completed")
         owner, t = self.o_owner[post], self.o_t[post]
         n = self.n

@@ -7,8 +7,12 @@ pressure; a preferred hour and time zone). Systems record them imperfectly:
 CRM, shop and ESP keys that differ, messy e-mails and phones, guest checkouts,
 anonymous devices identified later, duplicated and late deliveries, test
 accounts, refunds, bounces, unsubscribes, consent withdrawals and erasure
-requests. The simulation continues 365 days past the as-of date; what
-happens there is only written to the truth files.
+requests. Broadcast campaigns hold out a control group, and a campaign
+e-mail raises the recipient's chance of an order for a few days (more after
+an open, much more after a click): the orders it brings go through the shop
+like any other, and the true effect per campaign is written to the truth.
+The simulation continues 365 days past the as-of date; what happens there is
+only written to the truth files.
 
 People are simulated in chunks (numpy, vectorised) so memory is bounded by
 the chunk size, not the world size.
@@ -44,6 +48,21 @@ class WorldConfig:
     # Share of event deliveries that arrive twice.
     duplicate_rate: float = 0.01
     campaigns_per_month: float = 2.0
+    # Broadcast campaigns hold out this share of the recipients they would have
+    # sent: the control group gets no e-mail; the ESP records a `holdout` event.
+    campaign_holdout_share: float = 0.1
+    # The causal effect of a campaign e-mail on orders: the chance of an extra
+    # order by the recipient's deepest human engagement with it (delivered only,
+    # opened, clicked), placed a truncated-exponential delay (mean, at most)
+    # after that moment, while the recipient is alive.
+    email_order_probability_delivered: float = 0.004
+    email_order_probability_opened: float = 0.03
+    email_order_probability_clicked: float = 0.15
+    email_order_delay_mean_days: float = 1.0
+    email_order_delay_max_days: float = 5.0
+    # The conversion window the truth's campaign effects are computed for (the
+    # dbt var campaign_attribution_days).
+    campaign_truth_window_days: float = 5.0
 
     @property
     def start(self) -> np.datetime64:
@@ -116,6 +135,7 @@ class Campaign:
     day: float  # send start, days since world start
     has_variants: bool
     reach: float
+    holdout_share: float = 0.0  # share of would-be recipients held out (control group)
 
 
 def build_campaigns(cfg: WorldConfig, rng: np.random.Generator) -> list[Campaign]:
@@ -132,7 +152,7 @@ def build_campaigns(cfg: WorldConfig, rng: np.random.Generator) -> list[Campaign
     out = [
         Campaign(
             "CMP-0000", "Welcome series", "triggered", "Welcome! Here's 10% off", 0.0, False, 1.0
-        )
+        )  # a triggered flow: no control group
     ]
     for i, d in enumerate(days, start=1):
         theme = themes[int(rng.integers(len(themes)))]
@@ -146,6 +166,7 @@ def build_campaigns(cfg: WorldConfig, rng: np.random.Generator) -> list[Campaign
                 day=float(d),
                 has_variants=bool(rng.random() < 0.35),
                 reach=float(rng.uniform(0.35, 0.7)),
+                holdout_share=cfg.campaign_holdout_share,
             )
         )
     return out

@@ -18,6 +18,8 @@ COMMANDS = [
     "bench",
     "check-snowflake",
     "summary",
+    "score-campaigns",
+    "campaign-lift",
 ]
 
 

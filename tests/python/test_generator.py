@@ -32,10 +32,11 @@ def test_same_seed_same_world(tmp_path: Path) -> None:
     b = generate_world(TINY, warehouse=tmp_path / "b.duckdb", truth_dir=tmp_path / "tb")
     assert a.raw_counts == b.raw_counts
     assert _digest(tmp_path / "a.duckdb") == _digest(tmp_path / "b.duckdb")
-    pd.testing.assert_frame_equal(
-        pd.read_parquet(tmp_path / "ta" / "people.parquet"),
-        pd.read_parquet(tmp_path / "tb" / "people.parquet"),
-    )
+    for truth in ("people", "campaign_effects", "campaign_orders"):
+        pd.testing.assert_frame_equal(
+            pd.read_parquet(tmp_path / "ta" / f"{truth}.parquet"),
+            pd.read_parquet(tmp_path / "tb" / f"{truth}.parquet"),
+        )
     generate_world(
         WorldConfig(**{**TINY.__dict__, "seed": 4}),
         warehouse=tmp_path / "c.duckdb",
@@ -119,3 +120,58 @@ def test_odd_sizes(tmp_path: Path, people: int) -> None:
     cfg = WorldConfig(**{**TINY.__dict__, "people": people, "chunk_size": 100})
     generate_world(cfg, warehouse=tmp_path / "w.duckdb", truth_dir=tmp_path / "t")
     assert len(pd.read_parquet(tmp_path / "t" / "people.parquet")) == people
+
+
+def test_campaigns_have_holdouts_and_an_effect_on_orders(tmp_path: Path) -> None:
+    cfg = WorldConfig(**{**TINY.__dict__, "people": 1200, "chunk_size": 500})
+    generate_world(cfg, warehouse=tmp_path / "w.duckdb", truth_dir=tmp_path / "t")
+    effects = pd.read_parquet(tmp_path / "t" / "campaign_effects.parquet")
+    induced = pd.read_parquet(tmp_path / "t" / "campaign_orders.parquet")
+    assert not effects.duplicated(["campaign_id", "variant"]).any()
+    broadcast = effects[effects["campaign_type"] != "triggered"]
+    assert (effects.loc[effects["campaign_type"] == "triggered", "holdout_recipients"] == 0).all()
+    per_campaign = broadcast.groupby("campaign_id").agg(
+        treated=("recipients", "sum"), holdout=("holdout_recipients", "first")
+    )
+    share = per_campaign["holdout"].sum() / per_campaign.sum().sum()
+    assert 0.07 < share < 0.13, share
+    assert effects["true_incremental_conversion_probability"].between(0, 0.2).all()
+    # the expected and the realized effect agree (Poisson noise: a few standard deviations)
+    expected = effects["expected_incremental_conversions"].sum()
+    realized = effects["realized_incremental_conversions"].sum()
+    assert expected > 10 and abs(realized - expected) < 4 * expected**0.5
+    assert effects["induced_orders"].sum() == len(induced)
+    assert set(induced["trigger"]) <= {"delivered", "opened", "clicked"}
+    assert (induced["ordered_at"] > induced["triggered_at"]).all()
+    lag_days = (induced["ordered_at"] - induced["triggered_at"]).dt.total_seconds() / 86400
+    assert lag_days.max() <= cfg.email_order_delay_max_days
+    with duckdb.connect(str(tmp_path / "w.duckdb"), read_only=True) as con:
+        # the orders e-mails brought go through the shop like any other: orders, lines, checkouts
+        visible = set(induced.loc[induced["is_visible"], "order_id"])
+        landed = {r[0] for r in con.execute("select order_id from raw.shop_orders").fetchall()}
+        lines = {r[0] for r in con.execute("select order_id from raw.shop_order_items").fetchall()}
+        checkouts = {
+            r[0]
+            for r in con.execute(
+                'select regexp_extract(properties, \'"order_id":"([^"]+)"\', 1) '
+                "from raw.web_events where event_type = 'checkout'"
+            ).fetchall()
+        }
+        # the control group is sent nothing, and its events carry no variant
+        mixed = con.execute("""
+            select count(*) from raw.esp_email_events as holdouts
+            inner join raw.esp_email_events as messages
+                on holdouts.subscriber_id = messages.subscriber_id
+                and holdouts.campaign_id = messages.campaign_id
+                and messages.event_type in ('send', 'delivered', 'open', 'click')
+            where holdouts.event_type = 'holdout'
+        """).fetchone()[0]
+        variants = con.execute(
+            "select count(variant) from raw.esp_email_events where event_type = 'holdout'"
+        ).fetchone()[0]
+    assert visible and visible <= landed | {None}
+    assert (
+        len(visible - lines) <= 0.01 * len(visible) + 1
+    )  # a planted orphan or missing key at most
+    assert len(visible & checkouts) >= 0.9 * len(visible)
+    assert mixed == 0 and variants == 0

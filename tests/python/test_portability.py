@@ -59,6 +59,10 @@ def test_sql_models_build_on_snowflake_target(tmp_path: Path) -> None:
         "sync_esp__deletions",
     ):
         assert result.statuses[f"model.mailroom.{activation}"] == "success", activation
+    for measured in ("int_measurement__campaign_recipients", "fct_campaign_results"):
+        assert result.statuses[f"model.mailroom.{measured}"] == "success", measured
+    unit = "unit_test.mailroom.fct_campaign_results.campaign_results_lift_intervals_by_hand"
+    assert result.statuses[unit] == "pass"
 
 
 def test_snowflake_parse_check_catches_bad_sql() -> None:

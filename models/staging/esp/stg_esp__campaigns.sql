@@ -8,6 +8,7 @@ final as (
     select
         -- ids
         campaign_id,
+        audience_id,
 
         -- strings
         campaign_name,

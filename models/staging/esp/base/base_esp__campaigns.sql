@@ -19,6 +19,7 @@ renamed as (
         nullif(trim(campaign_name), '') as campaign_name,
         coalesce(lower(nullif(trim(campaign_type), '')), 'promotional') as campaign_type,
         nullif(trim(subject_line), '') as subject_line,
+        nullif(trim(audience_id), '') as audience_id,
 
         -- timestamps
         {{ mailroom.to_utc('sent_at') }} as sent_at,

@@ -1,4 +1,4 @@
-{%- set event_types = ['send', 'delivered', 'open', 'click', 'bounce', 'spam_complaint', 'unsubscribe'] -%}
+{%- set event_types = ['send', 'delivered', 'open', 'click', 'bounce', 'spam_complaint', 'unsubscribe', 'holdout'] -%}
 {%- set checks = [
     ["event_id is null", "missing_key", "event_id"],
 ] + mailroom.timestamp_checks("raw_event_at", "event_at") + [
