@@ -321,6 +321,39 @@ def sync(
 
 
 @app.command()
+def dashboard(
+    output: Path = typer.Option(
+        Path("data/dashboard/index.html"), "--output", "-o", help="HTML file to write."
+    ),
+    warehouse: Path | None = typer.Option(None, help="DuckDB file (default: $WAREHOUSE_PATH)."),
+) -> None:
+    """Write the marketing dashboard: one self-contained HTML file (plotly inlined, opens offline).
+
+    Headline KPIs (customers, contactable audience, revenue, orders, as-of date),
+    segment sizes and transitions, propensity scores, tiers and model quality,
+    audiences (members, holdout, sendable), campaign lift (marts.fct_campaign_results)
+    and data quality (reconciliation, quarantine reasons, identity). Reads the
+    marts read-only; aggregates only, no personal data. A section whose marts
+    are missing or empty says so and the page still renders.
+    """
+    from mailroom.dashboard import build_dashboard
+
+    try:
+        result = build_dashboard(warehouse=warehouse, output=output)
+    except FileNotFoundError as exc:
+        typer.echo(str(exc), err=True)
+        raise typer.Exit(1) from None
+    typer.echo(
+        f"dashboard written to {result.output} ({result.size_bytes / 1e6:.1f} MB, "
+        f"{len(result.charts)} charts, as of {result.as_of or 'unknown'}) in {result.seconds:.1f}s"
+    )
+    if result.panels_without_data:
+        typer.echo("panels without data: " + ", ".join(result.panels_without_data))
+    for section, error in result.errors.items():
+        typer.echo(f"section {section} could not be read: {error}", err=True)
+
+
+@app.command()
 def summary() -> None:
     """Print row counts of the raw, staging and marts schemas of the warehouse."""
     runner.print_warehouse_summary()
