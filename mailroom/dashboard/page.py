@@ -147,6 +147,7 @@ class Column:
     fmt: Callable[[Any], str] = fmt_text
     metric: str | None = None
     numeric: bool = False
+    wrap: bool = False  # long text that may wrap (other cells stay on one line)
 
 
 def table(
@@ -172,7 +173,8 @@ def table(
         for c in columns:
             value = row.get(c.field)
             text = c.fmt(value)
-            css = ' class="num"' if c.numeric else ""
+            classes = " ".join(name for name, on in (("num", c.numeric), ("wrap", c.wrap)) if on)
+            css = f' class="{classes}"' if classes else ""
             if c.metric:
                 cells.append(f"<td{css}>{figure(c.metric, value, text, key=row_key(row))}</td>")
             else:
@@ -188,7 +190,7 @@ def table(
 
 def chart(chart_id: str, fig: go.Figure, height: int = 360) -> str:
     """A plotly chart drawn by the page's inlined plotly.js (no CDN)."""
-    top = 40 if fig.layout.title.text else 16
+    top = 40 if fig.layout.title.text or fig.layout.annotations else 16  # title, subplot titles
     fig.update_layout(
         height=height,
         margin={"l": 50, "r": 20, "t": top, "b": 50},
@@ -285,8 +287,9 @@ h3 { margin: 18px 0 8px; font-size: 15px; color: #1f2937; }
 .table-wrap { overflow-x: auto; }
 table { border-collapse: collapse; width: 100%; font-size: 13px; }
 caption { text-align: left; color: var(--muted); padding-bottom: 4px; }
-th, td { padding: 5px 7px; border-bottom: 1px solid var(--line); text-align: left; vertical-align: top; }
-th, td.num { white-space: nowrap; }
+th, td { padding: 5px 7px; border-bottom: 1px solid var(--line); text-align: left; vertical-align: top;
+         white-space: nowrap; }
+td.wrap { white-space: normal; }
 th { background: #f9fafb; font-weight: 600; color: #374151; }
 td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; }
 tbody tr:hover { background: #f8fafc; }

@@ -1099,7 +1099,7 @@ def data_quality(reader: Reader) -> Section:
                             Column(
                                 "rows", "quarantined_rows", fmt_int, "quarantine_reason_rows", True
                             ),
-                            Column("tables", "source_tables"),
+                            Column("tables", "source_tables", wrap=True),
                         ],
                         key="quarantine_reason",
                         table_id="quarantine_reasons",
@@ -1301,7 +1301,7 @@ def campaigns(reader: Reader, limit: int = 12) -> Section:
         r["lift_interval"] = (
             "–"
             if is_missing(r["conversion_lift_ci_low"])
-            else f"{fmt_signed_pct(r['conversion_lift_ci_low'])} … "
+            else f"{fmt_signed_pct(r['conversion_lift_ci_low'])} to "
             f"{fmt_signed_pct(r['conversion_lift_ci_high'])}"
         )
     names = {r["campaign_id"]: r["campaign_name"] or r["campaign_id"] for r in recent}
@@ -1353,31 +1353,37 @@ def campaigns(reader: Reader, limit: int = 12) -> Section:
         )
         fig.add_hline(y=0, line_color="#9ca3af", row=1, col=2)
     fig.update_yaxes(tickformat=".1%")
-    fig.update_layout(barmode="group", title=f"The {len(order)} most recent campaigns")
-    s.add(s.add_chart("campaign_lift", fig, height=420))
+    fig.update_layout(barmode="group")
+    s.add(
+        note(
+            f"The {len(order)} most recent campaigns; green lifts are significant "
+            "(their interval excludes no lift)."
+        ),
+        s.add_chart("campaign_lift", fig, height=420),
+    )
     s.add(
         table(
             recent,
             [
-                Column("campaign", "campaign_name"),
+                Column("campaign", "campaign_name", wrap=True),
                 Column("type", "campaign_type"),
                 Column("group", "group"),
                 Column("first sent", "first_sent_at", fmt_date),
                 Column("recipients", "recipients", fmt_int, "campaign_recipients", True),
                 Column("open rate", "open_rate", fmt_pct, "campaign_open_rate", True),
-                Column("human opens", "human_open_rate", fmt_pct, None, True),
+                Column("human", "human_open_rate", fmt_pct, None, True),
                 Column("click rate", "click_rate", fmt_pct, "campaign_click_rate", True),
                 Column("conversion", "conversion_rate", fmt_pct, "campaign_conversion_rate", True),
                 Column(
-                    "revenue / recipient",
+                    "revenue/recip.",
                     "revenue_per_recipient",
                     lambda v: fmt_money(v, reader.currency, 2),
                     "campaign_revenue_per_recipient",
                     True,
                 ),
                 Column("lift", "conversion_lift", fmt_signed_pct, "campaign_conversion_lift", True),
-                Column("95% interval", "lift_interval"),
-                Column("significant", "is_significant", fmt_bool, "campaign_is_significant"),
+                Column("95% CI", "lift_interval"),
+                Column("signif.", "is_significant", fmt_bool, "campaign_is_significant"),
             ],
             key=campaign_key,
             caption="Lift and its 95% interval as marts.fct_campaign_results reports them "
