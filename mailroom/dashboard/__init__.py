@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -98,7 +99,7 @@ def build_dashboard(
     )
 
 
-def guarded(key: str, title: str, build) -> tuple[Section, str | None]:
+def guarded(key: str, title: str, build: Callable[[], Section]) -> tuple[Section, str | None]:
     """Build one section; a database error (a mart without an expected column, say)
     becomes that section's message instead of stopping the page."""
     try:
