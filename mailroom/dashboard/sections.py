@@ -687,7 +687,7 @@ def propensity(reader: Reader) -> Section:
     )
     if psi:
         models = sorted({p["model_name"] for p in psi})
-        fig = make_subplots(rows=1, cols=len(models), subplot_titles=models)
+        fig = make_subplots(rows=1, cols=len(models), subplot_titles=models, horizontal_spacing=0.3)
         for i, model in enumerate(models, start=1):
             rows = [p for p in psi if p["model_name"] == model][::-1]
             fig.add_bar(
@@ -709,11 +709,15 @@ def propensity(reader: Reader) -> Section:
             )
             warn = next((p["warn_threshold"] for p in rows if p["warn_threshold"]), None)
             fail = next((p["fail_threshold"] for p in rows if p["fail_threshold"]), None)
-            for threshold, color in ((warn, "#f59e0b"), (fail, "#dc2626")):
+            for threshold, color, dash in ((warn, "#f59e0b", "dot"), (fail, "#dc2626", "dash")):
                 if threshold is not None:
-                    fig.add_vline(x=threshold, line_dash="dot", line_color=color, row=1, col=i)
-        fig.update_layout(
-            title="PSI of the score and the most shifted features (green ok, amber warn, red fail)"
+                    fig.add_vline(x=threshold, line_dash=dash, line_color=color, row=1, col=i)
+        s.add(
+            note(
+                "Population stability of the score and of the most shifted features between "
+                "the scoring version's validation population and today's: green ok, amber "
+                "warn (dotted line), red fail (dashed line)."
+            )
         )
         side = table(
             status,
