@@ -548,9 +548,12 @@ def campaign_rows() -> list[tuple]:
     return rows
 
 
-def test_campaign_lift_section_from_campaign_results(built_world, tmp_path: Path) -> None:
-    """A copy of the built warehouse with a small fct_campaign_results (its contract):
-    the section shows each group's figures and draws the lift chart in the browser."""
+def test_campaign_lift_and_realized_auc_when_the_marts_have_them(
+    built_world, tmp_path: Path
+) -> None:
+    """What the sample world cannot hold yet, on a copy of the built warehouse: a small
+    fct_campaign_results (its contract) and matured realized ROC-AUC rows in
+    rpt_model_monitoring. Both sections show their figures and charts in the browser."""
     runner.release_warehouse()
     warehouse = tmp_path / "warehouse.duckdb"
     shutil.copy(built_world.warehouse, warehouse)
@@ -559,6 +562,16 @@ def test_campaign_lift_section_from_campaign_results(built_world, tmp_path: Path
         con.executemany(
             f"insert into marts.fct_campaign_results values ({', '.join(['?'] * 26)})",
             campaign_rows(),
+        )
+        con.execute(
+            """
+            insert into marts.rpt_model_monitoring
+                (model_name, model_version, check_name, subject, value, status,
+                 reference_value, current_rows, positives)
+            values
+                ('purchase', 'purchase-v1', 'realized_roc_auc', '2026-07-01', 0.71, 'ok', 0.74, 900, 80),
+                ('purchase', 'purchase-v1', 'realized_roc_auc', '2026-08-01', 0.69, 'ok', 0.74, 950, 85)
+            """
         )
     result = build_dashboard(warehouse, tmp_path / "index.html")
     assert not result.errors and "campaigns" not in result.panels_without_data
@@ -583,6 +596,11 @@ def test_campaign_lift_section_from_campaign_results(built_world, tmp_path: Path
         else:
             assert page.number("campaign_conversion_lift", key) == pytest.approx(row[22])
     assert page.figures[("campaign_conversion_lift", "c1:A")][1] == "+3.00%"
+
+    assert "realized_auc" in result.charts and "realized_auc" not in result.panels_without_data
+    assert page.probe["charts"]["realized_auc"]["marks"] >= 2
+    assert page.number("realized_roc_auc", "purchase:2026-07-01") == pytest.approx(0.71)
+    assert page.number("realized_roc_auc", "purchase:2026-08-01") == pytest.approx(0.69)
 
 
 # --------------------------------------------------------------------------- degradation
