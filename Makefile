@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 export WAREHOUSE_PATH ?= data/warehouse.duckdb
 export DBT_PROFILES_DIR ?= $(CURDIR)
 
-.PHONY: demo test bench lint format install clean
+.PHONY: demo test bench lint format install clean chromium dashboard
 
 $(STAMP): pyproject.toml constraints.txt
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info[:2] != (3, 11))' 2>/dev/null || { echo "Python 3.11 is required (set PYTHON=/path/to/python3.11)"; exit 1; }
@@ -20,7 +20,20 @@ install: $(STAMP)
 demo: $(STAMP)
 	$(BIN)/mailroom demo
 
-test: $(STAMP)
+# The marketing dashboard of the warehouse: data/dashboard/index.html (after `make demo`).
+dashboard: $(STAMP)
+	$(BIN)/mailroom dashboard
+
+# Headless Chromium for the dashboard's browser test (tests/python/test_dashboard.py):
+# installed from the Debian archive when missing (sudo when not root).
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+chromium:
+	@command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 || { \
+		echo "installing chromium (headless browser for the dashboard test)"; \
+		$(SUDO) apt-get update && \
+		$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends chromium; }
+
+test: $(STAMP) chromium
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mailroom lint-sql

@@ -137,8 +137,9 @@ def demo(
     seed: int = typer.Option(42, help="Random seed."),
 ) -> None:
     """The main job end to end: generate the sample world, `dbt build`, print a summary,
-    export what the ESP should receive as CSV files (`sync --destination file`) and
-    publish the profile API's serving snapshot (`snapshot`)."""
+    export what the ESP should receive as CSV files (`sync --destination file`),
+    publish the profile API's serving snapshot (`snapshot`) and write the marketing
+    dashboard (`dashboard`)."""
     generate(
         people=people,
         seed=seed,
@@ -162,6 +163,9 @@ def demo(
     )
     typer.echo("\npublishing the serving snapshot for the profile API (mailroom snapshot)")
     snapshot(warehouse=None, serving_dir=Path("data/serving"), keep=3)
+    typer.echo("\nwriting the marketing dashboard (mailroom dashboard)")
+    runner.release_warehouse()  # the dashboard opens the file read-only
+    dashboard(output=Path("data/dashboard/index.html"), warehouse=None)
 
 
 @app.command("lint-sql")
@@ -583,6 +587,38 @@ def load_test(
     print_result(result)
     if result.errors:
         raise typer.Exit(1)
+
+
+def dashboard(
+    output: Path = typer.Option(
+        Path("data/dashboard/index.html"), "--output", "-o", help="HTML file to write."
+    ),
+    warehouse: Path | None = typer.Option(None, help="DuckDB file (default: $WAREHOUSE_PATH)."),
+) -> None:
+    """Write the marketing dashboard: one self-contained HTML file (plotly inlined, opens offline).
+
+    Headline KPIs (customers, contactable audience, revenue, orders, as-of date),
+    segment sizes and transitions, propensity scores, tiers and model quality,
+    audiences (members, holdout, sendable), campaign lift (marts.fct_campaign_results)
+    and data quality (reconciliation, quarantine reasons, identity). Reads the
+    marts read-only; aggregates only, no personal data. A section whose marts
+    are missing or empty says so and the page still renders.
+    """
+    from mailroom.dashboard import build_dashboard
+
+    try:
+        result = build_dashboard(warehouse=warehouse, output=output)
+    except FileNotFoundError as exc:
+        typer.echo(str(exc), err=True)
+        raise typer.Exit(1) from None
+    typer.echo(
+        f"dashboard written to {result.output} ({result.size_bytes / 1e6:.1f} MB, "
+        f"{len(result.charts)} charts, as of {result.as_of or 'unknown'}) in {result.seconds:.1f}s"
+    )
+    if result.panels_without_data:
+        typer.echo("panels without data: " + ", ".join(result.panels_without_data))
+    for section, error in result.errors.items():
+        typer.echo(f"section {section} could not be read: {error}", err=True)
 
 
 @app.command()

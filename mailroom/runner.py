@@ -347,6 +347,24 @@ def print_campaigns(con, truth_dir: Path = Path("data/truth")) -> None:
         )
 
 
+def release_warehouse() -> None:
+    """Close the DuckDB file that in-process dbt runs keep open.
+
+    dbt-duckdb holds one read-write handle per process after `dbt build`;
+    while it does, no other process (`mf`, a browser's generator, another
+    reader) and no read-only connection in this one can open the file. The
+    next dbt run opens it again.
+    """
+    try:
+        from dbt.adapters.duckdb.connections import DuckDBConnectionManager
+    except ImportError:  # no dbt-duckdb: nothing to release
+        return
+    env = DuckDBConnectionManager._ENV
+    if env is not None:
+        env.close()
+    DuckDBConnectionManager.close_all_connections()
+
+
 def run_analysis(name: str, target: str = "dev") -> list[tuple[list[str], list[tuple]]]:
     """Compile one dbt analysis and run it on the DuckDB warehouse: (columns, rows)."""
     res = invoke_dbt(["compile", "--select", name, "--log-level", "none"], target=target)
