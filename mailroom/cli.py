@@ -589,6 +589,7 @@ def load_test(
         raise typer.Exit(1)
 
 
+@app.command()
 def dashboard(
     output: Path = typer.Option(
         Path("data/dashboard/index.html"), "--output", "-o", help="HTML file to write."

@@ -6,8 +6,8 @@
     sees only activity known by the end of D (known_date <= D, the day its
     event reached the warehouse) and persons first seen before then.
     Windowed features (orders_30d...) cover the var('customer_feature_windows_days')
-    days that end with D. -#}
-{% macro customer_features(dates_filter='true') -%}
+    days that end with D. `persons_filter` (on person_id) limits the people. -#}
+{% macro customer_features(dates_filter='true', persons_filter='true') -%}
 {%- set windows = var('customer_feature_windows_days') -%}
 {%- set summed = ['product_views', 'cart_adds', 'visits', 'email_deliveries', 'email_opens', 'email_clicks'] -%}
 {%- set order_measures = ['orders', 'revenue'] -%}
@@ -23,14 +23,17 @@ feature_dates as (
 
 activity_days as (
     select * from {{ ref('int_customers__activity_days') }}
+    where {{ persons_filter }}
 ),
 
 orders as (
+    -- every person's orders: RFM quintiles rank each buyer among all buyers
     select * from {{ ref('fct_orders') }}
 ),
 
 golden_records as (
     select * from {{ ref('int_customers__golden_records') }}
+    where {{ persons_filter }}
 ),
 
 known_activity as (
@@ -94,6 +97,18 @@ standing_orders as (
             and (orders.reversed_at is null or orders.reversed_at >= feature_dates.as_of_at)
     where orders.person_id is not null
     group by 1, 2
+),
+
+buyer_scores as (
+    -- RFM quintiles among every buyer of the as-of date (ties share a score),
+    -- whichever people the features are built for (persons_filter)
+    select
+        as_of_date,
+        person_id,
+        least(5, 1 + floor(5 * percent_rank() over (partition by as_of_date order by last_order_at))) as recency_score,
+        least(5, 1 + floor(5 * percent_rank() over (partition by as_of_date order by orders_lifetime))) as frequency_score,
+        least(5, 1 + floor(5 * percent_rank() over (partition by as_of_date order by revenue_lifetime))) as monetary_score
+    from standing_orders
 ),
 
 spine as (
@@ -190,30 +205,21 @@ derived as (
                 then least(1.0, 1.0 * email_clicks_{{ window }}d / email_deliveries_{{ window }}d)
         end as click_rate_{{ window }}d,
         {%- endfor %}
-        -- RFM quintiles among the buyers of the same as-of date (ties share a score)
         case when orders_lifetime > 0 then 1 end as is_buyer
     from joined
 ),
 
 scored as (
     select
-        *,
-        case when is_buyer = 1 then
-            least(5, 1 + floor(5 * percent_rank() over (
-                partition by as_of_date, is_buyer order by last_order_at
-            )))
-        end as recency_score,
-        case when is_buyer = 1 then
-            least(5, 1 + floor(5 * percent_rank() over (
-                partition by as_of_date, is_buyer order by orders_lifetime
-            )))
-        end as frequency_score,
-        case when is_buyer = 1 then
-            least(5, 1 + floor(5 * percent_rank() over (
-                partition by as_of_date, is_buyer order by revenue_lifetime
-            )))
-        end as monetary_score
+        derived.*,
+        buyer_scores.recency_score,
+        buyer_scores.frequency_score,
+        buyer_scores.monetary_score
     from derived
+    left join buyer_scores
+        on
+            derived.person_id = buyer_scores.person_id
+            and derived.as_of_date = buyer_scores.as_of_date
 ),
 
 rfm as (

@@ -20,6 +20,10 @@ COMMANDS = [
     "summary",
     "score-campaigns",
     "campaign-lift",
+    "snapshot",
+    "serve",
+    "load-test",
+    "dashboard",
 ]
 
 

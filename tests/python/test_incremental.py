@@ -39,6 +39,13 @@ RUN_METADATA = {
     "measured_at",
     "transitioned_at",
 }
+# The training feature history samples people above this (everyone below it): 150
+# of the world's ~470 people, so the sampled path is the one built here.
+SAMPLED_HISTORY = {"customer_feature_history_max_people": 150}
+HISTORY_TESTS = [
+    "assert_feature_history_matches_scoring_features",
+    "assert_scoring_population_matches_training_examples",
+]
 # Not a test of speed: tests are skipped in the two builds that are compared.
 MODELS_ONLY = "resource_type:test resource_type:unit_test"
 
@@ -141,8 +148,23 @@ def test_incremental_run_after_a_new_day_equals_a_full_refresh(tmp_path: Path) -
         for sql in BEFORE_FIRST_BUILD:
             con.execute(sql)
     with using_warehouse(incremental):
-        first = runner.dbt_build(target="ci", exclude=MODELS_ONLY)
+        first = runner.dbt_build(target="ci", exclude=MODELS_ONLY, extra_vars=SAMPLED_HISTORY)
     assert first.success, first.error or [n for n in first.nodes if n.status != "success"]
+    # The training history is built for a sample of people (as at scale), and
+    # training and scoring still agree on them.
+    with using_warehouse(incremental):
+        checks = runner.dbt_build(
+            target="ci", select=" ".join(HISTORY_TESTS), extra_vars=SAMPLED_HISTORY
+        )
+    assert checks.success and {n.unique_id.split(".")[-1] for n in checks.nodes} >= set(
+        HISTORY_TESTS
+    )
+    with duckdb.connect(str(incremental)) as con:
+        sampled, everyone = con.execute(
+            "select (select count(distinct person_id) from intermediate.int_customers__feature_history), "
+            "(select count(*) from intermediate.int_customers__features)"
+        ).fetchone()
+    assert 100 < sampled < 200 < everyone, (sampled, everyone)
     with duckdb.connect(str(incremental)) as con:
         con.execute("checkpoint")  # dbt's in-process handle may still hold writes in the WAL
     shutil.copy(incremental, full)
@@ -153,13 +175,21 @@ def test_incremental_run_after_a_new_day_equals_a_full_refresh(tmp_path: Path) -
                 con.execute(sql)
 
     with using_warehouse(incremental):
-        routine = runner.dbt_build(target="ci", train=False, exclude=MODELS_ONLY)
+        routine = runner.dbt_build(
+            target="ci", train=False, exclude=MODELS_ONLY, extra_vars=SAMPLED_HISTORY
+        )
     assert routine.success, routine.error or [n for n in routine.nodes if n.status != "success"]
     built = {n.unique_id.split(".")[-1] for n in routine.nodes}
     assert "int_propensity__model_versions" not in built, "a routine run must not retrain"
     assert "int_customers__feature_history" not in built
     with using_warehouse(full):
-        refresh = runner.dbt_build(target="ci", train=False, full_refresh=True, exclude=MODELS_ONLY)
+        refresh = runner.dbt_build(
+            target="ci",
+            train=False,
+            full_refresh=True,
+            exclude=MODELS_ONLY,
+            extra_vars=SAMPLED_HISTORY,
+        )
     assert refresh.success, refresh.error
 
     with duckdb.connect(str(incremental)) as con:

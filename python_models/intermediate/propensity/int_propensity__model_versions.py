@@ -354,10 +354,14 @@ def predict(artifact: dict, frame: pd.DataFrame, booster=None) -> np.ndarray:
     raise ValueError(f"unknown model kind {kind!r}")
 
 
-def contributions(artifact: dict, frame: pd.DataFrame, booster=None) -> pd.DataFrame:
+def contributions(
+    artifact: dict, frame: pd.DataFrame, booster=None, approximate: bool = False
+) -> pd.DataFrame:
     """Per-row, per-feature contributions to the score's log-odds (the reasons).
 
-    XGBoost: exact tree SHAP values (XGBoost's pred_contribs). Logistic
+    XGBoost: exact tree SHAP values (XGBoost's pred_contribs), or with
+    `approximate` Saabas values (approx_contribs: each split's change of the
+    node value, ~7x faster; they add up to the log-odds too). Logistic
     regression: coefficient x standardized value (relative to the training
     mean). Baseline: its two cell features share the cell's log-odds
     difference from the overall rate.
@@ -379,7 +383,11 @@ def contributions(artifact: dict, frame: pd.DataFrame, booster=None) -> pd.DataF
         import xgboost
 
         booster = booster or load_booster(artifact)
-        shap = booster.predict(xgboost.DMatrix(x.to_numpy(), missing=np.nan), pred_contribs=True)
+        shap = booster.predict(
+            xgboost.DMatrix(x.to_numpy(), missing=np.nan),
+            pred_contribs=True,
+            approx_contribs=approximate,
+        )
         return pd.DataFrame(shap[:, :-1], columns=artifact["features"], index=frame.index)
     raise ValueError(f"unknown model kind {kind!r}")
 

@@ -229,8 +229,17 @@ def standardize(x: pd.DataFrame, fit_rows: np.ndarray):
     return z, np.asarray(fitted.mean_, dtype="float64"), scale
 
 
-def fit_kmeans(z: np.ndarray, k: int, random_state: int, fit_rows: np.ndarray):
-    """snowflake-ml KMeans fitted on z[fit_rows]; returns (labels of every row, centres)."""
+def fit_kmeans(
+    z: np.ndarray,
+    k: int,
+    random_state: int,
+    fit_rows: np.ndarray,
+    predict_rows: np.ndarray | None = None,
+):
+    """snowflake-ml KMeans fitted on z[fit_rows]; returns (labels, centres).
+
+    Labels are KMeans' predictions for z[predict_rows] (every row when None).
+    """
     from snowflake.ml.modeling.cluster import KMeans
 
     inputs = [f"z{i}" for i in range(z.shape[1])]
@@ -242,11 +251,23 @@ def fit_kmeans(z: np.ndarray, k: int, random_state: int, fit_rows: np.ndarray):
         input_cols=inputs,
         output_cols=["cluster"],
     )
+    targets = frame if predict_rows is None else frame.iloc[predict_rows].reset_index(drop=True)
     with quiet_snowflake_ml():
         kmeans.fit(frame.iloc[fit_rows].reset_index(drop=True))
-        labels = kmeans.predict(frame)["cluster"].to_numpy(dtype="int64")
+        labels = kmeans.predict(targets)["cluster"].to_numpy(dtype="int64")
     centres = np.asarray(kmeans.to_sklearn().cluster_centers_, dtype="float64")
     return labels, centres
+
+
+def nearest_centre(z: np.ndarray, centres: np.ndarray, chunk: int = 200_000) -> np.ndarray:
+    """The index of each row's nearest centre (lowest index on ties), as KMeans.predict."""
+    out = np.empty(len(z), dtype="int64")
+    squared = (centres**2).sum(axis=1)
+    for start in range(0, len(z), chunk):
+        block = z[start : start + chunk]
+        # |x - c|^2 = |x|^2 - 2 x.c + |c|^2; |x|^2 is the same for every centre
+        out[start : start + chunk] = np.argmin(squared[None, :] - 2.0 * block @ centres.T, axis=1)
+    return out
 
 
 def silhouette(z: np.ndarray, labels: np.ndarray) -> float:
@@ -280,13 +301,19 @@ def sweep_k(
     fit_rows: np.ndarray,
     silhouette_rows: np.ndarray,
 ) -> dict:
-    """Fit every k; silhouette on the same rows for each. Returns fits and scores by k."""
-    fits, scores = {}, {}
+    """Fit every k; silhouette on the same rows for each. Returns fits and scores by k.
+
+    Only the silhouette rows are labelled while sweeping; every row is then
+    labelled by the chosen k's centres (fits[k] = (labels, centres) for it).
+    """
+    centres_by_k, scores = {}, {}
     for k in k_values:
-        labels, centres = fit_kmeans(z, k, random_state, fit_rows)
-        fits[k] = (labels, centres)
-        scores[k] = silhouette(z[silhouette_rows], labels[silhouette_rows])
-    return {"fits": fits, "scores": scores, "best_k": choose_k(scores)}
+        labels, centres = fit_kmeans(z, k, random_state, fit_rows, silhouette_rows)
+        centres_by_k[k] = centres
+        scores[k] = silhouette(z[silhouette_rows], labels)
+    best_k = choose_k(scores)
+    fits = {best_k: (nearest_centre(z, centres_by_k[best_k]), centres_by_k[best_k])}
+    return {"fits": fits, "scores": scores, "best_k": best_k}
 
 
 def renumber_by_size(labels: np.ndarray, centres: np.ndarray):

@@ -16,7 +16,9 @@ the same version and data always give the same scores.
   lowest tier takes everyone else.
 - reason_1..3 and reasons: the features that push this person's score up the
   most, from per-person contributions to the log-odds (exact tree SHAP values
-  for XGBoost, coefficient x standardized value for the logistic regression).
+  for XGBoost up to config meta propensity_exact_reasons_max_rows people per
+  model, Saabas values above; coefficient x standardized value for the
+  logistic regression).
 
 The model functions (predict, contributions and their helpers) are copies of
 int_propensity__model_versions.py's: dbt Python models cannot import each
@@ -147,10 +149,14 @@ def predict(artifact: dict, frame: pd.DataFrame, booster=None) -> np.ndarray:
     raise ValueError(f"unknown model kind {kind!r}")
 
 
-def contributions(artifact: dict, frame: pd.DataFrame, booster=None) -> pd.DataFrame:
+def contributions(
+    artifact: dict, frame: pd.DataFrame, booster=None, approximate: bool = False
+) -> pd.DataFrame:
     """Per-row, per-feature contributions to the score's log-odds (the reasons).
 
-    XGBoost: exact tree SHAP values (XGBoost's pred_contribs). Logistic
+    XGBoost: exact tree SHAP values (XGBoost's pred_contribs), or with
+    `approximate` Saabas values (approx_contribs: each split's change of the
+    node value, ~7x faster; they add up to the log-odds too). Logistic
     regression: coefficient x standardized value (relative to the training
     mean). Baseline: its two cell features share the cell's log-odds
     difference from the overall rate.
@@ -172,7 +178,11 @@ def contributions(artifact: dict, frame: pd.DataFrame, booster=None) -> pd.DataF
         import xgboost
 
         booster = booster or load_booster(artifact)
-        shap = booster.predict(xgboost.DMatrix(x.to_numpy(), missing=np.nan), pred_contribs=True)
+        shap = booster.predict(
+            xgboost.DMatrix(x.to_numpy(), missing=np.nan),
+            pred_contribs=True,
+            approx_contribs=approximate,
+        )
         return pd.DataFrame(shap[:, :-1], columns=artifact["features"], index=frame.index)
     raise ValueError(f"unknown model kind {kind!r}")
 
@@ -243,8 +253,17 @@ def top_reasons(
     return out
 
 
-def score_model(champion: pd.Series, people: pd.DataFrame, tier_settings: dict) -> pd.DataFrame:
-    """Scores, deciles, tiers and reasons of one model's population."""
+def score_model(
+    champion: pd.Series,
+    people: pd.DataFrame,
+    tier_settings: dict,
+    exact_reasons_max_rows: int | None = None,
+) -> pd.DataFrame:
+    """Scores, deciles, tiers and reasons of one model's population.
+
+    Reasons are exact tree SHAP values up to `exact_reasons_max_rows` people
+    (None: always), Saabas values above (the cost that grows fastest at scale).
+    """
     artifact = json.loads(champion["artifact"])
     missing = [f for f in artifact["features"] if f not in people.columns]
     if missing:
@@ -254,11 +273,12 @@ def score_model(champion: pd.Series, people: pd.DataFrame, tier_settings: dict) 
         )
     booster = load_booster(artifact) if artifact["kind"] == "xgboost" else None
     people = people.sort_values("person_id").reset_index(drop=True)
+    approximate = exact_reasons_max_rows is not None and len(people) > exact_reasons_max_rows
     scores, reasons = [], []
     for start in range(0, len(people), BATCH_ROWS):
         batch = people.iloc[start : start + BATCH_ROWS]
         scores.append(predict(artifact, batch, booster))
-        contrib = contributions(artifact, batch, booster)
+        contrib = contributions(artifact, batch, booster, approximate=approximate)
         reasons.extend(top_reasons(contrib, numeric_matrix(batch, list(contrib.columns))))
     score = np.concatenate(scores) if scores else np.array([], dtype="float64")
     percentile = pd.Series(score).rank(pct=True, method="average").to_numpy(dtype="float64")
@@ -305,6 +325,7 @@ def score_all(
     population: pd.DataFrame,
     tier_settings: dict,
     scored_at: dt.datetime,
+    exact_reasons_max_rows: int | None = None,
 ) -> pd.DataFrame:
     """Scores of every (person, model) in `population` by the model's champion."""
     parts = []
@@ -312,7 +333,7 @@ def score_all(
     for _, champion in champions(versions, scoring_date).iterrows():
         members = population.loc[population["model_name"] == champion["model_name"], ["person_id"]]
         people = features.merge(members, on="person_id", how="inner")
-        parts.append(score_model(champion, people, tier_settings))
+        parts.append(score_model(champion, people, tier_settings, exact_reasons_max_rows))
     out = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=OUTPUT_COLUMNS)
     out["scored_at"] = scored_at
     return typed(out)
@@ -320,11 +341,19 @@ def score_all(
 
 def model(dbt, session):
     tier_settings = dbt.config.meta_get("propensity_tiers")
+    exact_reasons_max_rows = dbt.config.meta_get("propensity_exact_reasons_max_rows")
     versions = to_pandas(dbt.ref("int_propensity__model_versions"))
     population = to_pandas(
         dbt.ref("int_propensity__scoring_population"), ["model_name", "person_id"]
     )
     features = to_pandas(dbt.ref("int_customers__features"))
     scored_at = dt.datetime.now(dt.UTC).replace(tzinfo=None, microsecond=0)
-    scores = score_all(versions, features, population, dict(tier_settings or {}), scored_at)
+    scores = score_all(
+        versions,
+        features,
+        population,
+        dict(tier_settings or {}),
+        scored_at,
+        None if exact_reasons_max_rows is None else int(exact_reasons_max_rows),
+    )
     return for_warehouse(scores, session)

@@ -1,5 +1,7 @@
 {#- Training and scoring features come from one definition: the stacked
-    history's rows at the scoring date are exactly the scoring features. -#}
+    history's rows at the scoring date are exactly the scoring features of the
+    people in the history's sample (everyone below
+    var('customer_feature_history_max_people')). -#}
 with
 
 features as (
@@ -24,6 +26,7 @@ scoring_history as (
 
 only_in_features as (
     select * from features
+    where {{ mailroom.in_feature_history_sample('person_id') }}
     except
     select * from scoring_history
 ),

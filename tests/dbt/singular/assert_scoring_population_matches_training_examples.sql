@@ -17,10 +17,12 @@ scoring_examples as (
 ),
 
 population as (
+    -- the examples are built from the training history's person sample
     select
         model_name,
         person_id
     from scoring_population
+    where {{ mailroom.in_feature_history_sample('person_id') }}
 ),
 
 only_in_examples as (
