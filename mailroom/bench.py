@@ -1,7 +1,8 @@
 """Benchmarks: generate worlds, build them in full, run a day incrementally, score what was built.
 
 For each world size the benchmark
-1. generates the world with its last day of loads held back (`generate --pending-days 1`);
+1. generates the world, with its last day of loads held back (`generate --pending-days 1`)
+   when the incremental step follows;
 2. builds it in full (`mailroom build --full-refresh --train`: a first build trains);
 3. lands the held-back day (`mailroom land`) and runs a routine incremental build
    (`mailroom build`: incremental base models, no retraining);
@@ -55,6 +56,7 @@ NAME_STAGES = {
 FULL_BUILD_TARGET_SECONDS = {1_000_000: 600}
 INCREMENTAL_TARGET_SECONDS = {1_000_000: 90}
 MAX_GROWTH = 12.0  # the 1M build may take at most this many times the 100k build
+STEP_LABELS = {"generate_held_back": "generate (last day held back)"}
 
 
 def node_stage(node: dict, nodes: dict) -> str:
@@ -139,10 +141,12 @@ def run_step(step: str, people: int, warehouse: Path, truth: Path, target_path: 
     from mailroom.generator import WorldConfig, generate_world, pending
 
     out: dict = {}
-    if step == "generate":
+    if step in ("generate", "generate_held_back"):
         stats = generate_world(WorldConfig(people=people), warehouse=warehouse, truth_dir=truth)
-        with duckdb.connect(str(warehouse)) as con:
-            held = pending.hold_back(con, 1)
+        held = {}
+        if step == "generate_held_back":
+            with duckdb.connect(str(warehouse)) as con:
+                held = pending.hold_back(con, 1)
         out["raw_rows"] = sum(stats.raw_counts.values()) - sum(held.values())
         out["held_back_rows"] = sum(held.values())
     elif step == "land":
@@ -267,17 +271,21 @@ def report(results: list[Measurement], command: str) -> str:
         "of the stage ran (dbt runs 2 threads, so stages overlap); tests count with the "
         "stage of the model they test.",
         "",
-        "| step | people | wall time (s) | peak memory (MiB) | raw rows | rows/s | nodes |",
-        "|---|---:|---:|---:|---:|---:|---:|",
+        "| step | people | wall time (s) | peak memory (MiB) | raw rows | rows/s | nodes | result |",
+        "|---|---:|---:|---:|---:|---:|---:|---|",
     ]
     landed = {m.people: m.detail.get("landed_rows", 0) for m in results if m.step == "land"}
     for m in results:
         if m.step in ("quality", "land"):
             continue
         rows = landed.get(m.people, 0) if m.step == "incremental_build" else m.detail["raw_rows"]
+        result = ""
+        if "success" in m.detail:
+            result = "ok" if m.detail["success"] and not m.detail.get("failed") else "FAILED"
+        label = STEP_LABELS.get(m.step, m.step.replace("_", " "))
         lines.append(
-            f"| {m.step.replace('_', ' ')} | {m.people:,} | {m.seconds:,.1f} | {m.peak_mb:,.0f} "
-            f"| {rows:,} | {rows / m.seconds:,.0f} | {m.detail.get('nodes', '')} |"
+            f"| {label} | {m.people:,} | {m.seconds:,.1f} | {m.peak_mb:,.0f} "
+            f"| {rows:,} | {rows / m.seconds:,.0f} | {m.detail.get('nodes', '')} | {result} |"
         )
     lines += ["", "## Time per stage (wall seconds; node seconds summed over threads)", ""]
     header = "| stage | " + " | ".join(
@@ -374,7 +382,7 @@ def run(
         wh, truth = work_dir / f"bench_{people}.duckdb", work_dir / f"truth_{people}"
         wh.unlink(missing_ok=True)
         Path(f"{wh}.wal").unlink(missing_ok=True)
-        steps = ["generate"]
+        steps = ["generate_held_back" if build and incremental else "generate"]
         if build:
             steps.append("full_build")
             if incremental:

@@ -100,11 +100,13 @@ TRAINING_TAG = "training"
 
 
 def needs_training(target: str = "dev") -> bool:
-    """Whether a build must train: no promoted model version in the registry yet.
+    """Whether a build must train: a propensity model without a promoted version yet.
 
     Routine builds score with the promoted versions and leave the training
     models (tag `training`) as the last training run built them; a warehouse
-    without a registry (a first build) has nothing to score with, so it trains.
+    without a registry (a first build), or where a model of the training
+    examples (macro propensity_models) has no promoted version, has nothing
+    to score that model with, so it trains.
     On Snowflake the registry is not inspected: builds there train unless told not to.
     """
     if target == "snowflake":
@@ -112,12 +114,17 @@ def needs_training(target: str = "dev") -> bool:
     if not warehouse_path().exists():
         return True
     with connect() as con:
-        if not _has_table(con, "intermediate", "int_propensity__model_versions"):
+        if not all(
+            _has_table(con, "intermediate", t)
+            for t in ("int_propensity__model_versions", "int_propensity__examples")
+        ):
             return True
-        promoted = con.execute(
-            "select count(*) from intermediate.int_propensity__model_versions where is_promoted"
+        unscored = con.execute(
+            "select count(*) from (select distinct model_name from intermediate.int_propensity__examples) "
+            "where model_name not in (select model_name "
+            "from intermediate.int_propensity__model_versions where is_promoted)"
         ).fetchone()[0]
-    return promoted == 0
+    return unscored > 0
 
 
 def dbt_build(

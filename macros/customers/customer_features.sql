@@ -99,16 +99,31 @@ standing_orders as (
     group by 1, 2
 ),
 
+everyone_seen as (
+    -- every person (not only persons_filter's), for the buyers RFM ranks among
+    select
+        person_id,
+        first_seen_at
+    from {{ ref('int_customers__golden_records') }}
+),
+
 buyer_scores as (
     -- RFM quintiles among every buyer of the as-of date (ties share a score),
-    -- whichever people the features are built for (persons_filter)
+    -- whichever people the features are built for (persons_filter): buyers
+    -- first seen by then, the people the features have a row for
     select
-        as_of_date,
-        person_id,
-        least(5, 1 + floor(5 * percent_rank() over (partition by as_of_date order by last_order_at))) as recency_score,
-        least(5, 1 + floor(5 * percent_rank() over (partition by as_of_date order by orders_lifetime))) as frequency_score,
-        least(5, 1 + floor(5 * percent_rank() over (partition by as_of_date order by revenue_lifetime))) as monetary_score
+        standing_orders.as_of_date,
+        standing_orders.person_id,
+        least(5, 1 + floor(5 * percent_rank() over (partition by standing_orders.as_of_date order by standing_orders.last_order_at))) as recency_score,
+        least(5, 1 + floor(5 * percent_rank() over (partition by standing_orders.as_of_date order by standing_orders.orders_lifetime))) as frequency_score,
+        least(5, 1 + floor(5 * percent_rank() over (partition by standing_orders.as_of_date order by standing_orders.revenue_lifetime))) as monetary_score
     from standing_orders
+    inner join feature_dates
+        on standing_orders.as_of_date = feature_dates.as_of_date
+    inner join everyone_seen
+        on
+            standing_orders.person_id = everyone_seen.person_id
+            and everyone_seen.first_seen_at < feature_dates.as_of_at
 ),
 
 spine as (

@@ -295,6 +295,28 @@ def test_deterministic_in_any_input_order(cv) -> None:
     pd.testing.assert_frame_equal(first, second)
 
 
+def test_a_fit_sample_is_deterministic_and_values_everyone(cv) -> None:
+    people = people_frame(seed=3, n=3000)
+    stamp = pd.Timestamp("2026-10-01")
+    sampled = cv.value_customers(people, fit_max_people=1000, valued_at=stamp)
+    shuffled = people.sample(frac=1.0, random_state=4)
+    again = cv.value_customers(shuffled, fit_max_people=1000, valued_at=stamp)
+    pd.testing.assert_frame_equal(sampled, again)
+    assert len(sampled) == len(people) and sampled["expected_orders_365d"].notna().all()
+    fit = json.loads(sampled["model_parameters"].iloc[0])["purchase_fit"]
+    assert fit["people"] == 1000
+    # the same people whatever the order, and everyone when there are few enough
+    chosen = people["person_id"][cv.fit_sample(people["person_id"], 1000)]
+    rechosen = shuffled["person_id"][cv.fit_sample(shuffled["person_id"], 1000)]
+    assert set(chosen) == set(rechosen) and len(chosen) == 1000
+    assert cv.fit_sample(people["person_id"], 5000).all()
+    # a sample of a third fits close to the whole: totals within a few per cent
+    whole = cv.value_customers(people, valued_at=stamp)
+    ratio = sampled["expected_orders_365d"].sum() / whole["expected_orders_365d"].sum()
+    assert 0.9 < ratio < 1.1, ratio
+    assert not sampled["expected_orders_365d"].equals(whole["expected_orders_365d"])
+
+
 def test_unknown_settings_and_empty_input(cv) -> None:
     people = people_frame(n=50)
     with pytest.raises(ValueError, match="unknown"):

@@ -93,6 +93,22 @@ WITH_THE_NEW_DAY = [
            '-5.00' as total_amount, '2026-09-30 11:30:00' as updated_at,
            timestamp '2026-09-30 11:30:00' as _loaded_at)
        from raw.shop_orders where status = 'completed' order by order_id limit 1 offset 1""",
+    # an event without a load time (re-read by every run rather than lost)
+    """insert into raw.web_events (event_id, anonymous_id, event_type, event_at, received_at,
+           properties, _loaded_at)
+       select 'ev-unloaded', anonymous_id, 'page_view', '2026-09-29T10:00:00Z',
+           '2026-09-29T10:00:01Z', '{}', null
+       from raw.web_events where anonymous_id is not null order by event_id limit 1""",
+    # a staged event and e-mail event deleted from the raw tables (gone after a full refresh)
+    """delete from raw.web_events where event_id = (
+           select min(event_id) from raw.web_events where event_type = 'page_view')""",
+    """delete from raw.esp_email_events where event_id = (
+           select min(event_id) from raw.esp_email_events where event_type = 'delivered')""",
+    # an old order deleted from the raw orders: its lines are orphans now
+    """delete from raw.shop_orders where order_id = (
+           select order_id from raw.shop_orders
+           where status = 'completed' and order_id in (select order_id from raw.shop_order_items)
+           order by order_id limit 1 offset 5)""",
     # a line of an old order that lands late
     """insert into raw.shop_order_items (order_item_id, order_id, product_id, quantity, unit_price,
            _loaded_at)
@@ -168,6 +184,19 @@ def test_incremental_run_after_a_new_day_equals_a_full_refresh(tmp_path: Path) -
     with duckdb.connect(str(incremental)) as con:
         con.execute("checkpoint")  # dbt's in-process handle may still hold writes in the WAL
     shutil.copy(incremental, full)
+    # Routine builds need no training while every model has a promoted
+    # version, and do train when one of them lost it.
+    with using_warehouse(incremental):
+        assert not runner.needs_training("ci")
+    unpromoted = tmp_path / "unpromoted.duckdb"
+    shutil.copy(incremental, unpromoted)
+    with duckdb.connect(str(unpromoted)) as con:
+        con.execute(
+            "update intermediate.int_propensity__model_versions set is_promoted = false "
+            "where model_name = 'churn'"
+        )
+    with using_warehouse(unpromoted):
+        assert runner.needs_training("ci")
     for warehouse in (incremental, full):
         with duckdb.connect(str(warehouse)) as con:
             pending.land(con, 1)
@@ -203,6 +232,12 @@ def test_incremental_run_after_a_new_day_equals_a_full_refresh(tmp_path: Path) -
         assert con.execute(
             "select quarantine_reason from staging.base_web__events where event_id = 'ev-future'"
         ).fetchone() == (None,)
+        orphans = con.execute(
+            "select count(*) from staging.base_shop__order_items "
+            "where quarantine_reason = 'orphan_order_item' and _processed_at = ?",
+            [batches[1][0]],
+        ).fetchone()[0]
+        assert orphans > 0, "the lines of the deleted order were not re-computed"
 
         mine = relations(con, "incremental")
         mine_prints = {name: fingerprint(con, name, cols) for name, cols in mine.items()}

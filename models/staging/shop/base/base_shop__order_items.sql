@@ -12,6 +12,7 @@
     incremental_strategy='delete+insert',
     unique_key='_batch_key',
     on_schema_change='fail',
+    post_hook="{{ mailroom.incremental_delete_removed(source('shop', 'shop_order_items'), 'order_item_id') }}",
 ) }}
 
 with
@@ -30,6 +31,14 @@ source as (
             where _processed_at > (
                 select coalesce(max(_processed_at), cast('1900-01-01' as {{ dbt.type_timestamp() }}))
                 from {{ this }}
+            )
+        )
+        -- and the lines whose order is gone (deleted from the raw orders): orphans now
+        or trim(order_id) in (
+            select order_id from {{ this }}
+            where order_id not in (
+                select order_id from {{ ref('base_shop__orders') }}
+                where order_id is not null
             )
         )
     {%- endif %}

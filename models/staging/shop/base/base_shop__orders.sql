@@ -14,6 +14,7 @@
     incremental_strategy='delete+insert',
     unique_key='_batch_key',
     on_schema_change='fail',
+    post_hook="{{ mailroom.incremental_delete_removed(source('shop', 'shop_orders'), 'order_id') }}",
 ) }}
 
 with

@@ -11,6 +11,7 @@
     incremental_strategy='delete+insert',
     unique_key='_batch_key',
     on_schema_change='fail',
+    post_hook="{{ mailroom.incremental_delete_removed(source('web', 'web_events'), 'event_id') }}",
 ) }}
 
 with
