@@ -450,7 +450,7 @@ def expected_order_value(params, n, mean_value) -> np.ndarray:
 _NODES, _WEIGHTS = np.polynomial.legendre.leggauss(48)
 
 
-def probability_order_within(model: str, params, days, x, t_x, T) -> np.ndarray:
+def probability_order_within(model: str, params, days, x, t_x, T, alive=None) -> np.ndarray:
     """P(at least one order in (T, T + days] | x, t_x, T), dropout included.
 
     Given alive, the wait to the next order is exponential with rate lambda
@@ -459,11 +459,13 @@ def probability_order_within(model: str, params, days, x, t_x, T) -> np.ndarray:
     (alpha + T + days))^(r + x)). In the Pareto/NBD they may die first, after
     a lifetime with survival S(u) = ((beta + T) / (beta + T + u))^s: the
     chance is P(alive) times the integral over (0, days] of S(u) times the
-    wait's density, by 48-point Gauss-Legendre quadrature.
+    wait's density, by 48-point Gauss-Legendre quadrature. `alive` passes
+    P(alive) in when the caller has it (it does not depend on `days`).
     """
     x, t_x, T = (np.asarray(v, dtype="float64") for v in (x, t_x, T))
     days = np.broadcast_to(np.asarray(days, dtype="float64"), x.shape)
-    alive = probability_alive(model, params, x, t_x, T)
+    if alive is None:
+        alive = probability_alive(model, params, x, t_x, T)
     r, alpha = params[0], params[1]
     if model != "pareto_nbd":
         return alive * -np.expm1((r + x) * (np.log(alpha + T) - np.log(alpha + T + days)))
@@ -490,12 +492,14 @@ def median_next_order_days(model: str, params, horizon: float, x, t_x, T) -> np.
     """
     x, t_x, T = (np.asarray(v, dtype="float64") for v in (x, t_x, T))
     out = np.full(x.shape, np.nan)
-    has = probability_order_within(model, params, horizon, x, t_x, T) >= 0.5
+    alive = probability_alive(model, params, x, t_x, T)  # once: it does not depend on the days
+    has = probability_order_within(model, params, horizon, x, t_x, T, alive) >= 0.5
     idx = np.flatnonzero(has)
+    x, t_x, T, alive = x[idx], t_x[idx], T[idx], alive[idx]
     low, high = np.zeros(len(idx)), np.full(len(idx), float(horizon))
     for _ in range(30):  # to horizon / 2^30 days, well below a minute
         mid = (low + high) / 2.0
-        reached = probability_order_within(model, params, mid, x[idx], t_x[idx], T[idx]) >= 0.5
+        reached = probability_order_within(model, params, mid, x, t_x, T, alive) >= 0.5
         high = np.where(reached, mid, high)
         low = np.where(reached, low, mid)
     out[idx] = high
