@@ -100,13 +100,14 @@ TRAINING_TAG = "training"
 
 
 def needs_training(target: str = "dev") -> bool:
-    """Whether a build must train: a propensity model without a promoted version yet.
+    """Whether a build must train: no promoted model version in the registry yet.
 
     Routine builds score with the promoted versions and leave the training
     models (tag `training`) as the last training run built them; a warehouse
-    without a registry (a first build), or where a model of the training
-    examples (macro propensity_models) has no promoted version, has nothing
-    to score that model with, so it trains.
+    without a registry (a first build) has nothing to score with, so it trains.
+    A model that could not be trained (its labels have one outcome only) does
+    not make every routine build retrain: it waits for the scheduled
+    `--train`, and scoring leaves it out meanwhile.
     On Snowflake the registry is not inspected: builds there train unless told not to.
     """
     if target == "snowflake":
@@ -114,17 +115,12 @@ def needs_training(target: str = "dev") -> bool:
     if not warehouse_path().exists():
         return True
     with connect() as con:
-        if not all(
-            _has_table(con, "intermediate", t)
-            for t in ("int_propensity__model_versions", "int_propensity__examples")
-        ):
+        if not _has_table(con, "intermediate", "int_propensity__model_versions"):
             return True
-        unscored = con.execute(
-            "select count(*) from (select distinct model_name from intermediate.int_propensity__examples) "
-            "where model_name not in (select model_name "
-            "from intermediate.int_propensity__model_versions where is_promoted)"
+        promoted = con.execute(
+            "select count(*) from intermediate.int_propensity__model_versions where is_promoted"
         ).fetchone()[0]
-    return unscored > 0
+    return promoted == 0
 
 
 def dbt_build(

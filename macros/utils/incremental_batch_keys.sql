@@ -8,9 +8,10 @@
       _loaded_at a little older than rows already processed; the lookback
       re-reads those hours. Events that happened long ago but arrive late
       need no lookback: batches follow the load time, not the event time.
-      Rows without _loaded_at are re-read on every run rather than lost. The
-      newest load counts as now at most: one row stamped in the future by a
-      skewed clock must not move the watermark past rows still to come.
+      Rows without _loaded_at are re-read on every run rather than lost. Rows
+      stamped in the future (a skewed loader clock) do not count towards the
+      newest load, so they cannot move the watermark past rows still to come;
+      they are re-read until their time has come.
     - All versions or deliveries of such a key are re-computed together, so
       de-duplication and "the latest version decides" give what a full
       refresh gives (delete+insert by batch key is idempotent).
@@ -24,7 +25,7 @@
     where
         _loaded_at is null
         or _loaded_at > (
-            select {{ dbt.dateadd('hour', -1 * var('incremental_lookback_hours'), "least(coalesce(max(_loaded_at), cast('1900-01-01' as " ~ dbt.type_timestamp() ~ ")), " ~ mailroom.utc_now() ~ ")") }}
+            select {{ dbt.dateadd('hour', -1 * var('incremental_lookback_hours'), "coalesce(max(case when _loaded_at <= " ~ mailroom.utc_now() ~ " then _loaded_at end), cast('1900-01-01' as " ~ dbt.type_timestamp() ~ "))") }}
             from {{ this }}
         )
     union

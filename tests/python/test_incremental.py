@@ -52,12 +52,19 @@ MODELS_ONLY = "resource_type:test resource_type:unit_test"
 
 # Rows that make incremental runs hard, on top of the generated day. Planted
 # before the first build: an event too far in the future at D - 1 that is
-# believable at D (its verdict must be checked again).
+# believable at D (its verdict must be checked again), and an event whose
+# loader stamped it decades ahead (a skewed clock): it must not move the load
+# watermark, or the next day's rows, loaded long before the wall clock of this
+# test, would never be read.
 BEFORE_FIRST_BUILD = [
     """insert into raw.web_events (event_id, anonymous_id, event_type, event_at, received_at,
            properties, _loaded_at)
        values ('ev-future', 'anon-future', 'page_view', '2026-10-02T12:00:00Z',
            '2026-09-29T10:00:00Z', '{}', timestamp '2026-09-29 10:00:00')""",
+    """insert into raw.web_events (event_id, anonymous_id, event_type, event_at, received_at,
+           properties, _loaded_at)
+       values ('ev-skewed-load', 'anon-skewed', 'page_view', '2026-09-28T12:00:00Z',
+           '2026-09-28T12:00:01Z', '{}', timestamp '2099-01-01 00:00:00')""",
 ]
 # Landed with the new day (in both copies).
 WITH_THE_NEW_DAY = [
@@ -184,17 +191,14 @@ def test_incremental_run_after_a_new_day_equals_a_full_refresh(tmp_path: Path) -
     with duckdb.connect(str(incremental)) as con:
         con.execute("checkpoint")  # dbt's in-process handle may still hold writes in the WAL
     shutil.copy(incremental, full)
-    # Routine builds need no training while every model has a promoted
-    # version, and do train when one of them lost it.
+    # Routine builds need no training while the registry has a promoted
+    # version, and do train when it has none.
     with using_warehouse(incremental):
         assert not runner.needs_training("ci")
     unpromoted = tmp_path / "unpromoted.duckdb"
     shutil.copy(incremental, unpromoted)
     with duckdb.connect(str(unpromoted)) as con:
-        con.execute(
-            "update intermediate.int_propensity__model_versions set is_promoted = false "
-            "where model_name = 'churn'"
-        )
+        con.execute("update intermediate.int_propensity__model_versions set is_promoted = false")
     with using_warehouse(unpromoted):
         assert runner.needs_training("ci")
     for warehouse in (incremental, full):
@@ -202,6 +206,14 @@ def test_incremental_run_after_a_new_day_equals_a_full_refresh(tmp_path: Path) -
             pending.land(con, 1)
             for sql in WITH_THE_NEW_DAY:
                 con.execute(sql)
+    with duckdb.connect(str(incremental)) as con:
+        # the staged lines of the order just deleted from the raw orders
+        lines_of_deleted_order = con.execute(
+            "select order_item_id from staging.base_shop__order_items "
+            "where quarantine_reason is null and order_id not in "
+            "(select trim(order_id) from raw.shop_orders where order_id is not null)"
+        ).fetchall()
+    assert lines_of_deleted_order, "no staged line lost its order"
 
     with using_warehouse(incremental):
         routine = runner.dbt_build(
@@ -232,12 +244,13 @@ def test_incremental_run_after_a_new_day_equals_a_full_refresh(tmp_path: Path) -
         assert con.execute(
             "select quarantine_reason from staging.base_web__events where event_id = 'ev-future'"
         ).fetchone() == (None,)
-        orphans = con.execute(
-            "select count(*) from staging.base_shop__order_items "
-            "where quarantine_reason = 'orphan_order_item' and _processed_at = ?",
+        verdicts = con.execute(
+            "select distinct quarantine_reason, _processed_at = ? "
+            "from staging.base_shop__order_items where order_item_id in "
+            f"({', '.join(repr(line) for (line,) in lines_of_deleted_order)})",
             [batches[1][0]],
-        ).fetchone()[0]
-        assert orphans > 0, "the lines of the deleted order were not re-computed"
+        ).fetchall()
+        assert verdicts == [("orphan_order_item", True)], verdicts
 
         mine = relations(con, "incremental")
         mine_prints = {name: fingerprint(con, name, cols) for name, cols in mine.items()}

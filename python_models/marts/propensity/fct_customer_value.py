@@ -564,6 +564,8 @@ def fit_sample(person_ids: pd.Series, max_people: int | None) -> np.ndarray:
     The hash of the person_id (pandas' fixed-key SipHash) makes the sample
     the same at every run and in any input order, and unrelated to behaviour.
     """
+    if max_people is not None and max_people < 0:
+        raise ValueError(f"value_fit_max_people: a number of people, got {max_people}")
     if not max_people or len(person_ids) <= max_people:
         return np.ones(len(person_ids), dtype=bool)
     hashes = pd.util.hash_pandas_object(person_ids.astype(str), index=False).to_numpy()

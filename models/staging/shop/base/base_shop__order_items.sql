@@ -34,12 +34,15 @@ source as (
             )
         )
         -- and the lines whose order is gone (deleted from the raw orders): orphans now
+        -- (lines already orphaned wait for their order: the clause above re-computes them)
         or trim(order_id) in (
             select order_id from {{ this }}
-            where order_id not in (
-                select order_id from {{ ref('base_shop__orders') }}
-                where order_id is not null
-            )
+            where
+                coalesce(quarantine_reason, '') <> 'orphan_order_item'
+                and order_id not in (
+                    select order_id from {{ ref('base_shop__orders') }}
+                    where order_id is not null
+                )
         )
     {%- endif %}
 ),
