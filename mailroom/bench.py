@@ -9,8 +9,13 @@ For each world size the benchmark
 4. scores what was built against the truth (identity, propensity, customer value)
    and, when the serving layer is installed, load-tests the profile API.
 
-Every step runs in a child process of its own, so its peak resident memory
-(ru_maxrss of the child, DuckDB included) is its own. dbt's node timings give
+Every step runs in a child process of its own, in its own process group, under
+a hard cap on the resident memory of its process tree (`mailroom.memcap`): a step
+that overruns is stopped and fails alone, the world's later steps (which depend
+on it) are skipped, and the report keeps what was measured. A step's peak
+resident memory is the larger of the polled tree RSS and the child's ru_maxrss
+(DuckDB included). The child's DuckDB memory_limit is half the cap unless
+MAILROOM_DUCKDB_MEMORY_LIMIT is set. dbt's node timings give
 the time per stage: the wall time during which a node of the stage was
 running (the union of its nodes' intervals; the two threads overlap stages,
 so stage times can add up to more than the build). The report is Markdown,
@@ -24,13 +29,12 @@ import json
 import os
 import platform
 import resource
-import subprocess
 import sys
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from mailroom import PROJECT_DIR
+from mailroom import PROJECT_DIR, memcap
 
 STAGES = ("staging", "identity", "features", "training", "scoring", "activation", "other")
 # models/<layer>/<folder>/... -> stage
@@ -57,6 +61,12 @@ FULL_BUILD_TARGET_SECONDS = {1_000_000: 600}
 INCREMENTAL_TARGET_SECONDS = {1_000_000: 90}
 MAX_GROWTH = 12.0  # the 1M build may take at most this many times the 100k build
 STEP_LABELS = {"generate_held_back": "generate (last day held back)"}
+DEFAULT_MEMORY_CAP_GIB = 16.0
+HOLD_MEMORY_MIB = 256  # what the `hold_memory` self-test step holds
+
+
+class BenchFailed(RuntimeError):
+    """A step failed or was stopped over the memory cap; the report was still written."""
 
 
 def node_stage(node: dict, nodes: dict) -> str:
@@ -128,10 +138,13 @@ class Measurement:
     seconds: float
     peak_mb: float
     detail: dict = field(default_factory=dict)
+    error: str = ""  # why the step failed ("stopped at ... > cap ...", "exit code 1"); "" if ok
 
 
 def run_step(step: str, people: int, warehouse: Path, truth: Path, target_path: Path) -> dict:
     """One benchmark step, in this process (the child); returns its figures."""
+    if step == "hold_memory":
+        hold_memory()
     os.environ["WAREHOUSE_PATH"] = str(warehouse)
     os.environ["DBT_TARGET_PATH"] = str(target_path)
     os.environ["DBT_LOG_PATH"] = str(target_path / "logs")
@@ -178,6 +191,17 @@ def run_step(step: str, people: int, warehouse: Path, truth: Path, target_path: 
     else:
         raise ValueError(f"unknown step {step}")
     return out
+
+
+def hold_memory(mib: int = HOLD_MEMORY_MIB, seconds: float = 60.0) -> None:
+    """Self-test of the memory cap (step `hold_memory`): hold `mib` MiB resident until stopped.
+
+    Under a cap below that the parent stops it within a poll interval, however slow
+    the machine; should the cap not act, it fails after `seconds` with its own message.
+    """
+    block = b"\x01" * (mib * 2**20)  # written, so resident
+    time.sleep(seconds)
+    raise SystemExit(f"hold_memory held {len(block) >> 20} MiB for {seconds:g} s: not stopped")
 
 
 def quality(warehouse: Path, truth: Path) -> dict:
@@ -228,19 +252,36 @@ def api_load(warehouse: Path, serving_dir: Path, seconds: float = 30.0) -> dict:
     }
 
 
-def measure(step: str, people: int, warehouse: Path, truth: Path) -> Measurement:
+def measure(
+    step: str,
+    people: int,
+    warehouse: Path,
+    truth: Path,
+    memory_cap_gib: float = DEFAULT_MEMORY_CAP_GIB,
+) -> Measurement:
+    """Run one step in a child process under the memory cap; a failure is a Measurement too."""
     target_path = warehouse.parent / f"target_{people}"
     cmd = [sys.executable, "-m", "mailroom.bench", step, str(people), str(warehouse), str(truth)]
     cmd.append(str(target_path))
-    t0 = time.perf_counter()
-    out = subprocess.run(cmd, cwd=PROJECT_DIR, capture_output=True, text=True, check=False)
-    seconds = time.perf_counter() - t0
+    out = memcap.run_capped(cmd, memory_cap_gib, cwd=PROJECT_DIR)
+    peak = out.peak_bytes / 2**20
     lines = [ln for ln in out.stdout.splitlines() if ln.startswith("{")]
-    if out.returncode != 0 or not lines:
-        raise RuntimeError(f"{step} at {people:,} people failed:\n{out.stderr[-3000:]}")
+    error = ""
+    if out.over_cap:
+        error = (
+            f"stopped at {out.stopped_bytes / memcap.GIB:.1f} GiB resident "
+            f"> cap {memory_cap_gib:g} GiB"
+        )
+    elif out.returncode != 0:
+        error = f"exit code {out.returncode}"
+    elif not lines:
+        error = "printed no figures"
+    if error:
+        detail = {"stderr": out.stderr[-3000:]} if out.stderr.strip() else {}
+        return Measurement(step, people, out.seconds, peak, detail, error=error)
     data = json.loads(lines[-1])
-    peak = data.pop("peak_mb")
-    return Measurement(step=step, people=people, seconds=seconds, peak_mb=peak, detail=data)
+    peak = max(peak, data.pop("peak_mb"))
+    return Measurement(step=step, people=people, seconds=out.seconds, peak_mb=peak, detail=data)
 
 
 def machine() -> str:
@@ -255,8 +296,11 @@ def _find(results: list[Measurement], step: str, people: int) -> Measurement | N
     return next((m for m in results if m.step == step and m.people == people), None)
 
 
-def report(results: list[Measurement], command: str) -> str:
+def report(
+    results: list[Measurement], command: str, memory_cap_gib: float = DEFAULT_MEMORY_CAP_GIB
+) -> str:
     sizes = sorted({m.people for m in results})
+    duckdb_limit = os.environ.get(memcap.DUCKDB_LIMIT_VAR) or memcap.duckdb_limit(memory_cap_gib)
     lines = [
         "# Benchmark report",
         "",
@@ -264,29 +308,51 @@ def report(results: list[Measurement], command: str) -> str:
         f"Machine: {machine()}  ",
         f"Date: {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}",
         "",
-        "Each step ran in its own process, alone on the machine. Full build: a fresh "
+        "Each step ran in its own process, alone on the machine, under a cap of "
+        f"{memory_cap_gib:g} GiB on the resident memory of its process tree (polled every "
+        f"{memcap.POLL_SECONDS:g} s; DuckDB memory_limit {duckdb_limit}); peak memory is the "
+        "larger of the polled peak and the process's own maximum resident set. Full "
+        "build: a fresh "
         "warehouse, `mailroom build --full-refresh --train`. Incremental: one more day "
         "of loads landed (`mailroom land`), then a routine `mailroom build` (incremental "
         "base models, no retraining). Stage times are wall seconds during which a node "
         "of the stage ran (dbt runs 2 threads, so stages overlap); tests count with the "
         "stage of the model they test.",
         "",
-        "| step | people | wall time (s) | peak memory (MiB) | raw rows | rows/s | nodes | result |",
+        "| step | people | wall time (s) | peak resident memory (MiB) | raw rows | rows/s "
+        "| nodes | result |",
         "|---|---:|---:|---:|---:|---:|---:|---|",
     ]
     landed = {m.people: m.detail.get("landed_rows", 0) for m in results if m.step == "land"}
     for m in results:
-        if m.step in ("quality", "land"):
+        if m.step in ("quality", "land") and not m.error:
             continue
-        rows = landed.get(m.people, 0) if m.step == "incremental_build" else m.detail["raw_rows"]
-        result = ""
-        if "success" in m.detail:
-            result = "ok" if m.detail["success"] and not m.detail.get("failed") else "FAILED"
-        label = STEP_LABELS.get(m.step, m.step.replace("_", " "))
-        lines.append(
-            f"| {label} | {m.people:,} | {m.seconds:,.1f} | {m.peak_mb:,.0f} "
-            f"| {rows:,} | {rows / m.seconds:,.0f} | {m.detail.get('nodes', '')} | {result} |"
+        rows = m.detail.get("raw_rows")
+        if m.step == "incremental_build":
+            rows = landed.get(m.people, 0)
+        rows_cells = (
+            ["", ""] if m.error or rows is None else [f"{rows:,}", f"{rows / m.seconds:,.0f}"]
         )
+        result = ""
+        if m.error:
+            result = f"FAILED: {m.error}"
+        elif "success" in m.detail:
+            result = "ok" if m.detail["success"] and not m.detail.get("failed") else "FAILED"
+        lines.append(
+            f"| {_label(m.step)} | {m.people:,} | {m.seconds:,.1f} | {m.peak_mb:,.0f} "
+            f"| {' | '.join(rows_cells)} | {m.detail.get('nodes', '')} | {result} |"
+        )
+    failures = [m for m in results if m.error]
+    if failures:
+        lines += ["", "## Failed steps (the later steps of their world were not run)", ""]
+        for m in failures:
+            lines.append(
+                f"- {_label(m.step)} at {m.people:,} people, after {m.seconds:,.1f} s "
+                f"(peak {m.peak_mb:,.0f} MiB): {m.error}"
+            )
+            if m.detail.get("stderr"):
+                tail = "\n".join(m.detail["stderr"].rstrip().splitlines()[-15:])
+                lines += ["", "```", tail, "```", ""]
     lines += ["", "## Time per stage (wall seconds; node seconds summed over threads)", ""]
     header = "| stage | " + " | ".join(
         f"{s.split('_')[0]} {p:,}" for p in sizes for s in ("full_build", "incremental_build")
@@ -335,6 +401,10 @@ def report(results: list[Measurement], command: str) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _label(step: str) -> str:
+    return STEP_LABELS.get(step, step.replace("_", " "))
+
+
 def _quality_text(d: dict) -> str:
     parts = []
     for key in ("identity_all", "identity_identifiable"):
@@ -364,6 +434,18 @@ def _quality_text(d: dict) -> str:
     return "; ".join(parts)
 
 
+def world_steps(build: bool = True, incremental: bool = True, score: bool = True) -> list[str]:
+    """The steps run for each world size, in order; each depends on the ones before."""
+    steps = ["generate_held_back" if build and incremental else "generate"]
+    if build:
+        steps.append("full_build")
+        if incremental:
+            steps += ["land", "incremental_build"]
+        if score:
+            steps.append("quality")
+    return steps
+
+
 def run(
     sizes: list[int],
     work_dir: Path,
@@ -372,8 +454,15 @@ def run(
     incremental: bool = True,
     score: bool = True,
     build: bool = True,
+    memory_cap_gib: float = DEFAULT_MEMORY_CAP_GIB,
 ) -> list[Measurement]:
+    """Measure every world size; raises BenchFailed at the end if any step failed.
+
+    A failed step (over the memory cap or otherwise) ends its world; the next
+    size still runs. The report is rewritten after every step.
+    """
     from rich.console import Console
+    from rich.markup import escape
 
     console = Console()
     results: list[Measurement] = []
@@ -382,16 +471,10 @@ def run(
         wh, truth = work_dir / f"bench_{people}.duckdb", work_dir / f"truth_{people}"
         wh.unlink(missing_ok=True)
         Path(f"{wh}.wal").unlink(missing_ok=True)
-        steps = ["generate_held_back" if build and incremental else "generate"]
-        if build:
-            steps.append("full_build")
-            if incremental:
-                steps += ["land", "incremental_build"]
-            if score:
-                steps.append("quality")
-        for step in steps:
+        steps = world_steps(build=build, incremental=incremental, score=score)
+        for i, step in enumerate(steps):
             with console.status(f"{step} {people:,} people"):
-                m = measure(step, people, wh, truth)
+                m = measure(step, people, wh, truth, memory_cap_gib)
             console.print(
                 f"{step:18s} {people:>10,} people  {m.seconds:8.1f}s  peak {m.peak_mb:8.0f} MiB"
             )
@@ -399,12 +482,25 @@ def run(
                 console.print(f"[red]failed:[/red] {m.detail['failed']}")
             results.append(m)
             report_path.parent.mkdir(parents=True, exist_ok=True)
-            report_path.write_text(report(results, command))
+            report_path.write_text(report(results, command, memory_cap_gib))
             report_path.with_suffix(".json").write_text(
                 json.dumps([asdict(r) for r in results], indent=2)
             )
+            if m.error:
+                console.print(f"[red]{step} at {people:,} people FAILED:[/red] {escape(m.error)}")
+                if m.detail.get("stderr"):
+                    console.print(escape(m.detail["stderr"].rstrip()), highlight=False)
+                if steps[i + 1 :]:
+                    console.print(f"not run for {people:,} people: {', '.join(steps[i + 1 :])}")
+                break
         wh.unlink(missing_ok=True)
     console.print(f"report written to {report_path}")
+    failed = [m for m in results if m.error]
+    if failed:
+        raise BenchFailed(
+            "; ".join(f"{m.step} at {m.people:,} people {m.error}" for m in failed)
+            + f" (report: {report_path})"
+        )
     return results
 
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import typer
 
-from mailroom import loader, runner
+from mailroom import jobs, loader, runner
 
 app = typer.Typer(
     help=(
@@ -24,6 +24,31 @@ app = typer.Typer(
 )
 
 app.command("load")(loader.load_command)
+_DEMO_AS_OF = jobs.DEMO_AS_OF.isoformat()
+
+
+def _run(job, *args, **kwargs):
+    """Run a job; a JobError becomes its message on stderr and the job's exit code."""
+    try:
+        return job(*args, **kwargs)
+    except jobs.JobError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(exc.exit_code) from None
+
+
+def _parse_vars(pairs: list[str]) -> dict[str, object]:
+    """KEY=VALUE pairs as dbt vars; VALUE is read as YAML (numbers, booleans, lists)."""
+    import yaml
+
+    out: dict[str, object] = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key.strip():
+            raise typer.BadParameter(f"{pair!r}: expected KEY=VALUE", param_hint="--var")
+        parsed = yaml.safe_load(value) if value.strip() else None
+        # YAML reads 2026-01-31 as a date; dbt vars travel as JSON, so keep its text.
+        out[key.strip()] = parsed.isoformat() if isinstance(parsed, dt.date) else parsed
+    return out
 
 
 @app.command()
@@ -32,12 +57,14 @@ def generate(
         50_000, "--people", "-n", min=10, help="Number of simulated people."
     ),
     seed: int = typer.Option(42, help="Random seed: the same seed gives the same world."),
-    as_of: dt.date = typer.Option(
-        "2026-09-30",
+    as_of: dt.datetime = typer.Option(
+        _DEMO_AS_OF,
         formats=["%Y-%m-%d"],
         help="Last day of history; the truth covers what follows.",
     ),
-    history_days: int = typer.Option(730, min=60, help="Days of history before the as-of date."),
+    history_days: int = typer.Option(
+        jobs.DEMO_HISTORY_DAYS, min=60, help="Days of history before the as-of date."
+    ),
     warehouse: Path | None = typer.Option(None, help="DuckDB file (default: $WAREHOUSE_PATH)."),
     truth_dir: Path = typer.Option(Path("data/truth"), help="Where the ground truth is written."),
     chunk_size: int = typer.Option(
@@ -51,23 +78,17 @@ def generate(
     ),
 ) -> None:
     """Simulate a retailer and write every raw source into the `raw` schema, plus the truth."""
-    from mailroom.generator import WorldConfig, generate_world
-
-    cfg = WorldConfig(
-        people=people, seed=seed, as_of=as_of, history_days=history_days, chunk_size=chunk_size
+    _run(
+        jobs.generate,
+        people=people,
+        seed=seed,
+        as_of=as_of.date(),
+        history_days=history_days,
+        warehouse=warehouse,
+        truth_dir=truth_dir,
+        chunk_size=chunk_size,
+        pending_days=pending_days,
     )
-    stats = generate_world(cfg, warehouse=warehouse, truth_dir=truth_dir, progress=True)
-    runner.print_counts("raw tables written", stats.raw_counts)
-    typer.echo(f"truth written to {truth_dir}/ in {stats.seconds:.1f}s")
-    if pending_days:
-        from mailroom.generator import pending
-        from mailroom.warehouse import connect
-
-        with connect(warehouse) as con:
-            held = pending.hold_back(con, pending_days)
-        runner.print_counts(
-            f"held back in {pending.PENDING_SCHEMA} (the last {pending_days} days)", held
-        )
 
 
 @app.command()
@@ -81,20 +102,7 @@ def land(
     of earlier days, re-deliveries and new versions of records. The world's
     as-of date moves forward with it; then `mailroom build` runs incrementally.
     """
-    from mailroom.generator import pending
-    from mailroom.warehouse import connect
-
-    try:
-        with connect(warehouse) as con:
-            landed = pending.land(con, days)
-            as_of = con.execute(
-                "select value from raw.world_metadata where key = 'as_of'"
-            ).fetchone()[0]
-    except ValueError as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(2) from None
-    runner.print_counts("landed into raw", landed)
-    typer.echo(f"{sum(landed.values()):,} rows landed; as-of date now {as_of}")
+    _run(jobs.land, days=days, warehouse=warehouse)
 
 
 @app.command()
@@ -109,8 +117,20 @@ def build(
         "only when the registry has no promoted version yet; otherwise a routine run scores "
         "with the promoted versions.",
     ),
+    as_of: dt.datetime | None = typer.Option(
+        None,
+        "--as-of",
+        formats=["%Y-%m-%d"],
+        help="The day the build stands on (dbt var as_of_date): scores, segments and "
+        "features as known at its end. Default: the warehouse's own as-of date, else today.",
+    ),
+    var: list[str] = typer.Option(
+        [],
+        "--var",
+        help="A dbt var as KEY=VALUE (repeatable), e.g. --var purchase_horizon_days=90.",
+    ),
 ) -> None:
-    """Run `dbt build` with the sample world's as-of date, and summarise.
+    """Run `dbt build`, and summarise what was built.
 
     A routine build (the default once models are trained) rebuilds everything
     but the training models (dbt tag `training`, selectors.yml `routine`):
@@ -118,15 +138,15 @@ def build(
     run, and scoring uses the promoted model versions. Schedule `--train`
     (weekly, monthly) to retrain.
     """
-    if train is None:
-        train = runner.needs_training(target)
-    typer.echo(
-        "training run (retrains the propensity models)" if train else "routine run (no retraining)"
+    _run(
+        jobs.build,
+        select=select,
+        target=target,
+        full_refresh=full_refresh,
+        train=train,
+        as_of=as_of.date() if as_of else None,
+        variables=_parse_vars(var),
     )
-    result = runner.dbt_build(select=select, target=target, full_refresh=full_refresh, train=train)
-    runner.print_build_summary(result)
-    if not result.success:
-        raise typer.Exit(1)
 
 
 @app.command()
@@ -135,37 +155,15 @@ def demo(
         50_000, "--people", "-n", min=10, help="Number of simulated people."
     ),
     seed: int = typer.Option(42, help="Random seed."),
+    data_dir: Path = typer.Option(
+        Path("data"), help="Folder for the truth, sync files, serving snapshot and dashboard."
+    ),
 ) -> None:
     """The main job end to end: generate the sample world, `dbt build`, print a summary,
     export what the ESP should receive as CSV files (`sync --destination file`),
     publish the profile API's serving snapshot (`snapshot`) and write the marketing
-    dashboard (`dashboard`)."""
-    generate(
-        people=people,
-        seed=seed,
-        as_of=dt.date(2026, 9, 30),
-        history_days=730,
-        warehouse=None,
-        truth_dir=Path("data/truth"),
-        chunk_size=25_000,
-    )
-    build(select=None, target="dev", full_refresh=True, train=True)
-    typer.echo("\nexporting the sync marts for the ESP (mailroom sync --destination file)")
-    sync(
-        destination="file",
-        dry_run=False,
-        max_delete_share=None,
-        file_format="csv",
-        output_dir=Path("data/sync"),
-        config=None,
-        warehouse=None,
-        verbose=False,
-    )
-    typer.echo("\npublishing the serving snapshot for the profile API (mailroom snapshot)")
-    snapshot(warehouse=None, serving_dir=Path("data/serving"), keep=3)
-    typer.echo("\nwriting the marketing dashboard (mailroom dashboard)")
-    runner.release_warehouse()  # the dashboard opens the file read-only
-    dashboard(output=Path("data/dashboard/index.html"), warehouse=None)
+    dashboard (`dashboard`). The warehouse is $WAREHOUSE_PATH."""
+    _run(jobs.demo, people=people, seed=seed, data_dir=data_dir)
 
 
 @app.command("lint-sql")
@@ -194,13 +192,24 @@ def bench(
         Path("data/bench"), help="Scratch folder for the benchmark warehouses."
     ),
     report: Path = typer.Option(Path("bench/REPORT.md"), help="Markdown report to write."),
+    memory_cap: float = typer.Option(
+        16.0,
+        "--memory-cap",
+        min=0.01,
+        metavar="GIB",
+        help="Hard cap on each step's resident memory (its whole process tree), in GiB; "
+        "DuckDB gets half unless MAILROOM_DUCKDB_MEMORY_LIMIT is set.",
+    ),
 ) -> None:
     """Time generation, a full build and a one-day incremental build per world size.
 
     Reports wall time per stage (staging, identity, features, training, scoring,
-    activation), total wall time, peak memory and rows per second, then the
-    identity, model and API figures of what was built; writes a Markdown report
-    (and its figures as JSON beside it). Each step runs alone in its own process.
+    activation), total wall time, peak resident memory and rows per second, then
+    the identity, model and API figures of what was built; writes a Markdown
+    report (and its figures as JSON beside it). Each step runs alone in its own
+    process group, polled every half second: past --memory-cap it is stopped
+    (SIGTERM, then SIGKILL), the rest of that world is skipped, the report keeps
+    what was measured and the command exits non-zero.
     """
     from mailroom import bench as bench_mod
 
@@ -210,15 +219,22 @@ def bench(
         for name, on in (("build", build), ("incremental", incremental), ("score", score))
         if not on
     )
-    bench_mod.run(
-        people,
-        work_dir,
-        report,
-        f"mailroom bench {sizes}{flags}",
-        incremental=incremental,
-        score=score,
-        build=build,
-    )
+    if memory_cap != bench_mod.DEFAULT_MEMORY_CAP_GIB:
+        flags += f" --memory-cap {memory_cap:g}"
+    try:
+        bench_mod.run(
+            people,
+            work_dir,
+            report,
+            f"mailroom bench {sizes}{flags}",
+            incremental=incremental,
+            score=score,
+            build=build,
+            memory_cap_gib=memory_cap,
+        )
+    except bench_mod.BenchFailed as e:
+        typer.secho(f"bench failed: {e}", fg="red", err=True)
+        raise typer.Exit(1) from None
 
 
 @app.command("check-snowflake")
@@ -439,33 +455,17 @@ def sync(
     Exit codes: 0 done; 1 operations failed (retried next run) or the
     destination refused the key; 3 refused by the mass-delete guard.
     """
-    import logging
-
-    from mailroom.sync import ConfigError, load_config, run_sync
-    from mailroom.sync.report import print_report
-
-    logging.basicConfig(
-        level=logging.INFO if verbose else logging.WARNING,
-        format="%(asctime)s %(levelname)s %(message)s",
+    _run(
+        jobs.sync,
+        destination,
+        dry_run=dry_run,
+        max_delete_share=max_delete_share,
+        file_format=file_format,
+        output_dir=output_dir,
+        config=config,
+        warehouse=warehouse,
+        verbose=verbose,
     )
-    # httpx logs every URL at INFO, and Mailchimp's URLs hold the MD5 of the address.
-    for noisy in ("httpx", "httpcore"):
-        logging.getLogger(noisy).setLevel(logging.WARNING)
-    try:
-        cfg = load_config(
-            config,
-            destination=destination,
-            max_delete_share=max_delete_share,
-            warehouse=warehouse,
-            **{"file.format": file_format, "file.output_dir": output_dir},
-        )
-    except ConfigError as exc:
-        typer.echo(f"configuration error: {exc}", err=True)
-        raise typer.Exit(2) from None
-    report = run_sync(cfg, dry_run=dry_run)
-    print_report(report)
-    if report.exit_code:
-        raise typer.Exit(report.exit_code)
 
 
 @app.command()
@@ -487,27 +487,7 @@ def snapshot(
     deleted. A running server switches to it between requests. Run it after
     `mailroom build`, not during one (the warehouse is locked).
     """
-    from mailroom.serve.snapshot import SnapshotError, publish_snapshot, read_snapshot_meta
-    from mailroom.warehouse import warehouse_path
-
-    source = warehouse or warehouse_path()
-    try:
-        path = publish_snapshot(
-            source, serving_dir, keep=keep, progress=lambda step: typer.echo(f"  {step}...")
-        )
-    except SnapshotError as exc:
-        typer.echo(f"snapshot not published: {exc}", err=True)
-        raise typer.Exit(1) from None
-    meta = read_snapshot_meta(path)
-    counts = meta["row_counts"]
-    typer.echo(
-        f"published {path} ({path.stat().st_size / 1e6:.1f} MB in {meta['build_seconds']}s), "
-        f"as of {meta['as_of_date']}: {counts['profiles']:,} profiles, "
-        f"{counts['email_keys']:,} e-mail keys, {counts['audiences']} audiences, "
-        f"{counts['audience_members']:,} sendable memberships"
-    )
-    for warning in meta["warnings"]:
-        typer.echo(f"warning: {warning}", err=True)
+    _run(jobs.snapshot, warehouse=warehouse, serving_dir=serving_dir, keep=keep)
 
 
 @app.command()
@@ -605,21 +585,7 @@ def dashboard(
     marts read-only; aggregates only, no personal data. A section whose marts
     are missing or empty says so and the page still renders.
     """
-    from mailroom.dashboard import build_dashboard
-
-    try:
-        result = build_dashboard(warehouse=warehouse, output=output)
-    except FileNotFoundError as exc:
-        typer.echo(str(exc), err=True)
-        raise typer.Exit(1) from None
-    typer.echo(
-        f"dashboard written to {result.output} ({result.size_bytes / 1e6:.1f} MB, "
-        f"{len(result.charts)} charts, as of {result.as_of or 'unknown'}) in {result.seconds:.1f}s"
-    )
-    if result.panels_without_data:
-        typer.echo("panels without data: " + ", ".join(result.panels_without_data))
-    for section, error in result.errors.items():
-        typer.echo(f"section {section} could not be read: {error}", err=True)
+    _run(jobs.dashboard, output=output, warehouse=warehouse)
 
 
 @app.command()

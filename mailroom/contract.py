@@ -1,11 +1,16 @@
 """The raw-data contract, read from the dbt sources YAML (its single source of truth).
 
-Every raw table is text as landed plus a `_loaded_at` timestamp; `meta.required`
-and `meta.format` on a column tell the loader what to insist on and validate.
+Every raw table is text as landed plus a `_loaded_at` timestamp. On a column,
+`meta.required` marks a value the loader insists on (a row without it, or with a
+value that does not parse, is rejected; the table's primary key must be required),
+`meta.format` is the shape it validates and canonicalises, and `meta.aliases` lists
+other header spellings the loader's name matching accepts for it, in order of
+preference (`State`, `Province`, ... for `region`).
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -19,6 +24,11 @@ LOADED_AT = "_loaded_at"
 FORMATS = {"id", "email", "phone", "date", "timestamp", "decimal", "integer", "boolean", "json"}
 
 
+def name_key(name: str) -> str:
+    """A column name as the loader compares it: lower case, letters and digits only."""
+    return re.sub(r"[^0-9a-z]", "", name.lower())
+
+
 @dataclass(frozen=True)
 class Column:
     name: str
@@ -26,6 +36,7 @@ class Column:
     required: bool = False
     format: str | None = None
     pii: bool = False
+    aliases: tuple[str, ...] = ()
 
     @property
     def sql_type(self) -> str:
@@ -64,6 +75,25 @@ def _source_files(project_dir: Path) -> list[Path]:
     return sorted((project_dir / "models" / "staging").glob("*/_*__sources.yml"))
 
 
+def _check_columns(path: Path, table: dict, cols: list[Column]) -> None:
+    """The primary key is required; an alias never reads like another column's name."""
+    pk = (table.get("meta") or {}).get("primary_key")
+    if not any(c.name == pk and c.required for c in cols):
+        raise ValueError(
+            f"{path}: table {table['name']}: primary key {pk!r} must be a column with "
+            "meta.required: true"
+        )
+    names = {name_key(c.name): c.name for c in cols}
+    for c in cols:
+        for alias in c.aliases:
+            other = names.get(name_key(alias), c.name)
+            if other != c.name:
+                raise ValueError(
+                    f"{path}: column {table['name']}.{c.name}: alias {alias!r} reads like "
+                    f"column {other}"
+                )
+
+
 @cache
 def load_contract(project_dir: Path = PROJECT_DIR) -> dict[str, Table]:
     """All raw tables keyed by table name, in a stable order."""
@@ -80,6 +110,14 @@ def load_contract(project_dir: Path = PROJECT_DIR) -> dict[str, Table]:
                         raise ValueError(
                             f"{path}: column {t['name']}.{c['name']}: unknown format {fmt!r}"
                         )
+                    aliases = meta.get("aliases") or []
+                    if not isinstance(aliases, list) or not all(
+                        isinstance(a, str) and name_key(a) for a in aliases
+                    ):
+                        raise ValueError(
+                            f"{path}: column {t['name']}.{c['name']}: aliases must be a list "
+                            "of column names"
+                        )
                     cols.append(
                         Column(
                             name=c["name"],
@@ -87,10 +125,12 @@ def load_contract(project_dir: Path = PROJECT_DIR) -> dict[str, Table]:
                             required=bool(meta.get("required", False)),
                             format=fmt,
                             pii=bool(meta.get("pii", False)),
+                            aliases=tuple(aliases),
                         )
                     )
                 if LOADED_AT not in [c.name for c in cols]:
                     raise ValueError(f"{path}: table {t['name']} lacks {LOADED_AT}")
+                _check_columns(path, t, cols)
                 tables[t["name"]] = Table(
                     name=t["name"],
                     source=source["name"],

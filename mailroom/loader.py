@@ -10,12 +10,16 @@ How a load works
   an explicit mapping (`--map order_at=order_date` or the `columns:` section of a
   mapping YAML) wins; otherwise a file column with the same name is taken, compared
   case-insensitively and ignoring spaces, dashes and underscores (`First Name` feeds
-  `first_name`). Contract columns with no source land NULL (or their default, see
+  `first_name`, `Address Line 2` feeds `address_line_2`); failing that, the first
+  of the column's `meta.aliases` in the contract found in the file, compared the
+  same way, among the file columns not taken by name (`State`, `Province` or
+  `County` feed `region`, `Address 2` feeds `address_line_2`, `Zip` feeds
+  `postcode`). Contract columns with no source land NULL (or their default, see
   `--currency` / `defaults:`); file columns that feed nothing are reported. A
   required column with no source is a hard error, except the table's primary key:
   when it is missing, a deterministic key `<file name>:<row number>` is synthesised
   (e.g. `tx.csv:17`) and the report says so. Map a column to nothing
-  (`--map updated_at=`) to stop it being matched by name.
+  (`--map updated_at=`) to stop it being matched by name or alias.
 * **Values** are trimmed; empty cells, `NULL`, `null` and `\\N` are NULL, and so are
   `na`, `n/a`, `none`, `nan` and `nat` (any case) in date, timestamp, number,
   boolean and JSON columns. Then, by the column's `meta.format`:
@@ -29,7 +33,7 @@ How a load works
   - decimal: `1234.5`, `1,234.50`, `-EUR 12.50`, `12.50 €`; with
     `--decimal-comma`: `12,50`, `1.234,50`, `1 234,50` -> plain `1234.50`
     (digits kept as written, no float rounding). A bare `12,50` without
-    `--decimal-comma` is rejected rather than read as 1250;
+    `--decimal-comma` does not read (it is never taken for 1250);
   - integer: like decimal, and the fraction must be zero -> `1234`;
   - boolean: true/t/yes/y/1/on and false/f/no/n/0/off -> `true` / `false`;
   - json: must parse; kept as written;
@@ -38,14 +42,27 @@ How a load works
 
   Typed Parquet columns are used as typed (dates, timestamps - naive ones in
   `--timezone` -, numbers, booleans; nested values become JSON text).
-* **Rejections.** A row with a missing required value or a value that does not
-  parse is not loaded. It goes to `raw.load_rejections` (load_id, loaded_at,
-  target_table, file_name, row_number, reason, raw_row) with every failed check,
-  e.g. `missing_required:order_id`, `bad_date:birth_date`,
-  `bad_decimal:total_amount; bad_json:properties`, and the original row as JSON.
-  CSV lines with the wrong number of fields are rejected as `malformed_row`
-  (row_number NULL, the line's text in raw_row). For every file,
+* **Required values reject a row, other values do not.** A column is required
+  when the contract marks it `meta.required: true` (the primary key always is).
+  A row whose required value is missing or does not parse is not loaded. It goes
+  to `raw.load_rejections` (load_id, loaded_at, target_table, file_name,
+  row_number, reason, raw_row) with every failed required check, e.g.
+  `missing_required:order_id`, `bad_timestamp:order_at`,
+  `bad_decimal:total_amount; missing_required:order_at`, and the original row
+  as JSON. CSV lines with the wrong number of fields are rejected as
+  `malformed_row` (row_number NULL, the line's text in raw_row). For every file,
   rows read = rows loaded + rows rejected.
+* **Unreadable optional values.** An optional value that does not parse (a birth
+  date `31/02/1985` or `unknown`, an amount `12,50` without `--decimal-comma`,
+  JSON that is cut off) lands NULL and its row is loaded. Each such value is one
+  row of `raw.load_value_issues` (load_id, loaded_at, target_table, file_name,
+  row_number, record_id - the loaded row's primary key -, column_name, reason -
+  `bad_<format>`, e.g. `bad_date` -, raw_value - the value as read, trimmed) and
+  is counted per column in the report (`birth_date: 3 values could not be read
+  (bad_date), kept as NULL`). These are counted apart from rows: a loaded row
+  can have several, a rejected row has none (its raw_row keeps everything).
+  Staging checks values again for its own quarantine (e-mail syntax, impossible
+  dates, unknown currencies): that is a different step, on what was loaded.
 * **Row numbers** count data rows from 1 (the header is not a row; malformed
   lines are not counted).
 * **Transactions.** All files of one call load in one transaction: a hard error
@@ -109,7 +126,7 @@ import pyarrow.parquet as pq
 import typer
 import yaml
 
-from mailroom.contract import LOADED_AT, RAW_SCHEMA, Table, load_contract
+from mailroom.contract import LOADED_AT, RAW_SCHEMA, Column, Table, load_contract, name_key
 from mailroom.warehouse import connect, ensure_raw_schema, warehouse_path
 
 REJECTIONS_TABLE = "load_rejections"
@@ -121,6 +138,18 @@ REJECTIONS_COLUMNS = (
     ("row_number", "bigint"),
     ("reason", "varchar"),
     ("raw_row", "varchar"),
+)
+VALUE_ISSUES_TABLE = "load_value_issues"
+VALUE_ISSUES_COLUMNS = (
+    ("load_id", "varchar"),
+    ("loaded_at", "timestamp"),
+    ("target_table", "varchar"),
+    ("file_name", "varchar"),
+    ("row_number", "bigint"),
+    ("record_id", "varchar"),
+    ("column_name", "varchar"),
+    ("reason", "varchar"),
+    ("raw_value", "varchar"),
 )
 CSV_EXTENSIONS = (".csv", ".tsv", ".txt")
 PARQUET_EXTENSIONS = (".parquet", ".pq", ".parq")
@@ -336,6 +365,8 @@ class FileReport:
     rows_read: int = 0
     rows_loaded: int = 0
     rejections: dict[str, int] = field(default_factory=dict)
+    # (column, reason) -> values that did not read and were loaded as NULL, contract order
+    value_issues: dict[tuple[str, str], int] = field(default_factory=dict)
     columns: dict[str, str] = field(default_factory=dict)
     unmapped_columns: list[str] = field(default_factory=list)
     synthesized_key: str | None = None
@@ -344,6 +375,11 @@ class FileReport:
     @property
     def rows_rejected(self) -> int:
         return sum(self.rejections.values())
+
+    @property
+    def values_unread(self) -> int:
+        """Optional values that did not read, loaded as NULL (their rows are loaded)."""
+        return sum(self.value_issues.values())
 
 
 @dataclass
@@ -370,6 +406,10 @@ class LoadReport:
     def rows_rejected(self) -> int:
         return sum(f.rows_rejected for f in self.files)
 
+    @property
+    def values_unread(self) -> int:
+        return sum(f.values_unread for f in self.files)
+
     def lines(self) -> list[str]:
         """A plain-text rendering of the report (what `mailroom load` prints)."""
         out: list[str] = []
@@ -381,6 +421,9 @@ class LoadReport:
             )
             for reason, n in sorted(f.rejections.items(), key=lambda kv: (-kv[1], kv[0])):
                 out.append(f"    rejected {n:,} x {reason}")
+            for (column, reason), n in f.value_issues.items():
+                values = "value" if n == 1 else "values"
+                out.append(f"  {column}: {n:,} {values} could not be read ({reason}), kept as NULL")
             mapped = [f"{c} <- {src}" for c, src in f.columns.items()]
             out.append(f"  columns: {', '.join(mapped) if mapped else '(none)'}")
             if f.synthesized_key:
@@ -399,14 +442,25 @@ class LoadReport:
             if self.replaced
             else f"appended to {target}"
         )
+        unread = self.values_unread
+        nulled = (
+            f", {unread:,} unreadable value{'' if unread == 1 else 's'} kept as NULL"
+            if unread
+            else ""
+        )
         summary = (
             f"{n:,} row{'' if n == 1 else 's'} {verb} {where} in {self.warehouse}, "
-            f"{self.rows_rejected:,} rejected (load_id {self.load_id})"
+            f"{self.rows_rejected:,} rejected{nulled} (load_id {self.load_id})"
         )
         out.append(summary)
         if self.rows_rejected and not self.dry_run:
             out.append(
                 f"rejected rows: select * from {RAW_SCHEMA}.{REJECTIONS_TABLE} "
+                f"where load_id = '{self.load_id}'"
+            )
+        if unread and not self.dry_run:
+            out.append(
+                f"unreadable values: select * from {RAW_SCHEMA}.{VALUE_ISSUES_TABLE} "
                 f"where load_id = '{self.load_id}'"
             )
         if self.dry_run:
@@ -528,8 +582,7 @@ def _dedupe(names: Sequence[str]) -> tuple[list[str], dict[str, str]]:
 # --------------------------------------------------------------------------- planning
 
 
-def _key(name: str) -> str:
-    return re.sub(r"[^0-9a-z]", "", name.lower())
+_key = name_key
 
 
 def _find_column(names: Sequence[str], wanted: str) -> list[str]:
@@ -540,6 +593,15 @@ def _find_column(names: Sequence[str], wanted: str) -> list[str]:
         lambda n: _key(n) == _key(wanted) and _key(wanted) != "",
     ):
         found = [n for n in names if match(n)]
+        if found:
+            return found
+    return []
+
+
+def _find_by_alias(names: Sequence[str], col: Column, taken: set[str]) -> list[str]:
+    """File columns matching the first of `col.aliases` found among `names` (not `taken`)."""
+    for alias in col.aliases:
+        found = [n for n in _find_column(names, alias) if n not in taken]
         if found:
             return found
     return []
@@ -577,6 +639,21 @@ def _plan(table: Table, src: _Source, options: LoadOptions, defaults: Mapping[st
                     f"({', '.join(found)}); choose one with --map {col.name}=COLUMN"
                 )
             columns[col.name] = found[0] if found else None
+
+    # contract aliases (`State` for region) only for columns no file column has by name
+    taken = {n for n in columns.values() if n is not None}
+    for col in table.data_columns:
+        if col.name in options.mapping or columns[col.name] is not None:
+            continue
+        found = _find_by_alias(src.names, col, taken)
+        if len(found) > 1:
+            raise LoadError(
+                f"{src.path} has several columns that could be {col.name} "
+                f"({', '.join(found)}); choose one with --map {col.name}=COLUMN"
+            )
+        if found:
+            columns[col.name] = found[0]
+            taken.add(found[0])
 
     synthesized = None
     for col in table.data_columns:
@@ -732,8 +809,25 @@ class _Query:
             self.sql = f"select *, {', '.join(exprs)} from ({self.sql})"
 
 
-def _stage_sql(table: Table, plan: _Plan, options: LoadOptions, defaults: Mapping[str, str]) -> str:
-    """One batch -> row_number, raw_row (rejected rows only), canonical columns, reason."""
+@dataclass(frozen=True)
+class _Checked:
+    """An optional typed column of the stage and its `unread` column."""
+
+    column: str
+    reason: str  # bad_<format>
+    unread: str  # stage column: the value as read (trimmed) when it did not parse, else NULL
+
+
+def _stage_sql(
+    table: Table, plan: _Plan, options: LoadOptions, defaults: Mapping[str, str]
+) -> tuple[str, list[_Checked]]:
+    """One batch -> row_number, raw_row (rejected rows only), canonical columns, reason,
+    and per optional typed column an `unread` column (listed in the result).
+
+    `reason` (the row is rejected) lists the required values that are missing or do
+    not read; an optional value that does not read is NULL in its column and flagged
+    in its issue column instead.
+    """
     src = plan.source
     types = dict(zip(src.names, src.types, strict=True))
     text_nulls = _regex_alternatives(_TEXT_NULLS)
@@ -742,6 +836,8 @@ def _stage_sql(table: Table, plan: _Plan, options: LoadOptions, defaults: Mappin
     falses = f"(?i:{_regex_alternatives(_FALSE)})"
 
     trimmed, values, stripped, numbers, parts, finals, reasons = ([] for _ in range(7))
+    issues: list[str] = []
+    checked: list[_Checked] = []
     for i, col in enumerate(table.data_columns):
         source, fmt = plan.columns[col.name], col.format
         v, k = f"__v{i}", f"__k{i}"
@@ -816,24 +912,30 @@ def _stage_sql(table: Table, plan: _Plan, options: LoadOptions, defaults: Mappin
         finals.append(f"{final} as {k}")
         if col.required:
             reasons.append(f"case when {v} is null then {_lit('missing_required:' + col.name)} end")
-        if fmt in _TYPED_FORMATS:
+        if fmt in _TYPED_FORMATS and col.required:
             reasons.append(
                 f"case when {v} is not null and {k} is null "
                 f"then {_lit(f'bad_{fmt}:{col.name}')} end"
             )
+        elif fmt in _TYPED_FORMATS:
+            c = _Checked(col.name, f"bad_{fmt}", f"__unread{i}")
+            issues.append(f"case when {k} is null then {v} end as {c.unread}")
+            checked.append(c)
 
     query = _Query(_BATCH, [f"{_ROW}", *(_ident(n) for n in src.names), *trimmed])
-    for level in (values, stripped, numbers, parts, finals):
+    for level in (values, stripped, numbers, parts, finals, issues):
         query.add(level)
     reason = f"nullif(concat_ws('; ', {', '.join(reasons)}), '')" if reasons else "null"
     query.add([f"{reason} as __reason"])
     raw_row = "json_object(" + ", ".join(f"{_lit(n)}, {_ident(n)}" for n in src.names) + ")"
     outputs = ", ".join(f"__k{i} as {_ident(c.name)}" for i, c in enumerate(table.data_columns))
-    return (
+    flagged = "".join(f"{c.unread}, " for c in checked)
+    sql = (
         f"select {_ROW} as row_number, "
         f"case when __reason is not null then {raw_row} end as raw_row, "
-        f"{outputs}, __reason as reason from ({query.sql})"
+        f"{outputs}, {flagged}__reason as reason from ({query.sql})"
     )
+    return sql, checked
 
 
 # --------------------------------------------------------------------------- loading
@@ -880,8 +982,12 @@ def load_files(
             c.execute("begin transaction")
             try:
                 ensure_raw_schema(c)
-                cols = ", ".join(f"{n} {ty}" for n, ty in REJECTIONS_COLUMNS)
-                c.execute(f"create table if not exists {RAW_SCHEMA}.{REJECTIONS_TABLE} ({cols})")
+                for name, columns in (
+                    (REJECTIONS_TABLE, REJECTIONS_COLUMNS),
+                    (VALUE_ISSUES_TABLE, VALUE_ISSUES_COLUMNS),
+                ):
+                    cols = ", ".join(f"{n} {ty}" for n, ty in columns)
+                    c.execute(f"create table if not exists {RAW_SCHEMA}.{name} ({cols})")
                 if options.replace:
                     c.execute(f"delete from {RAW_SCHEMA}.{_ident(t.name)}")
                 for plan in plans:
@@ -945,11 +1051,21 @@ def _load_file(
             report.columns[col] = f"default {value!r}"
     if plan.synthesized_key:
         report.columns[plan.synthesized_key] = "synthesised"
-    stage = _stage_sql(table, plan, options, defaults)
+    stage, checked = _stage_sql(table, plan, options, defaults)
     data_cols = ", ".join(_ident(c.name) for c in table.data_columns)
     target = f"{RAW_SCHEMA}.{_ident(table.name)}"
     rejections = f"{RAW_SCHEMA}.{REJECTIONS_TABLE}"
+    value_issues = f"{RAW_SCHEMA}.{VALUE_ISSUES_TABLE}"
     meta = [load.load_id, load.loaded_at, table.name, src.path.name]
+    key = _ident(table.primary_key)
+    # one row per unreadable optional value of a loaded row, in row then column order
+    issue_rows = " union all ".join(
+        f"select row_number, {key} as record_id, {n} as column_order, "
+        f"{_lit(c.column)} as column_name, {_lit(c.reason)} as reason, {c.unread} as raw_value "
+        f"from {_STAGE} where reason is null and {c.unread} is not null"
+        for n, c in enumerate(checked)
+    )
+    counts = ", ".join(["count(*)", *(f"count({c.unread})" for c in checked)])
     row = 0
     try:
         for batch in src.batches(options):
@@ -976,9 +1092,21 @@ def _load_file(
                     f"select reason, count(*) from {_STAGE} where reason is not null group by 1"
                 ).fetchall():
                     report.rejections[reason] = report.rejections.get(reason, 0) + count
-                report.rows_loaded += _scalar(
-                    con, f"select count(*) from {_STAGE} where reason is null"
-                )
+                loaded, *unread = con.execute(
+                    f"select {counts} from {_STAGE} where reason is null"
+                ).fetchall()[0]
+                report.rows_loaded += loaded
+                if any(unread):
+                    con.execute(
+                        f"insert into {value_issues} select ?, ?, ?, ?, row_number, record_id, "
+                        f"column_name, reason, raw_value from ({issue_rows}) "
+                        "order by row_number, column_order",
+                        meta,
+                    )
+                    for c, count in zip(checked, unread, strict=True):
+                        if count:
+                            k = (c.column, c.reason)
+                            report.value_issues[k] = report.value_issues.get(k, 0) + count
                 row += n
             if src.malformed:
                 con.executemany(
@@ -1138,9 +1266,12 @@ def load_command(
     Columns whose names match the contract (ignoring case, spaces and underscores)
     are taken as they are; map the others with --map or a --mapping YAML. Values are
     checked and canonicalised (dates YYYY-MM-DD, timestamps ISO 8601 UTC, plain
-    decimals, true/false). A row with a missing required value or a value that does
-    not parse is not loaded but kept in raw.load_rejections with its reason. A missing
-    primary key column is synthesised from the file name and row number.
+    decimals, true/false). A row whose required value is missing or does not parse is
+    not loaded but kept in raw.load_rejections with its reason; any other value that
+    does not parse is loaded as NULL, counted per column and kept in
+    raw.load_value_issues. A missing primary key column is synthesised from the file
+    name and row number. Typical header spellings are matched too (State, Province or
+    County for region, Address 2 for address_line_2, Zip for postcode).
 
     Example, a transaction log with only customer_id, order_date, amount, quantity:
 

@@ -49,6 +49,12 @@ def dbt_env(target: str = "dev") -> None:
     os.environ.setdefault("DBT_SEND_ANONYMOUS_USAGE_STATS", "false")
 
 
+def target_dir() -> Path:
+    """dbt's target folder: $DBT_TARGET_PATH (absolute, or relative to the project), else target/."""
+    path = Path(os.environ.get("DBT_TARGET_PATH", "target"))
+    return path if path.is_absolute() else PROJECT_DIR / path
+
+
 def world_vars(target: str = "dev") -> dict[str, str]:
     """dbt vars implied by the warehouse: a sample world's as-of date, if any."""
     if target == "snowflake" or not warehouse_path().exists():
@@ -58,6 +64,11 @@ def world_vars(target: str = "dev") -> dict[str, str]:
     with connect() as con:
         meta = read_world_metadata(con)
     return {"as_of_date": meta["as_of"]} if "as_of" in meta else {}
+
+
+def build_vars(target: str = "dev", extra_vars: dict | None = None) -> dict:
+    """The dbt vars a build runs with: the warehouse's own, overridden by `extra_vars`."""
+    return {**world_vars(target), **(extra_vars or {})}
 
 
 def invoke_dbt(
@@ -74,7 +85,7 @@ def invoke_dbt(
     from dbt.cli.main import dbtRunner
 
     dbt_env(target)
-    variables = {**world_vars(target), **(extra_vars or {})}
+    variables = build_vars(target, extra_vars)
     cli = [
         *args,
         "--project-dir",
@@ -173,13 +184,15 @@ def print_counts(title: str, counts: dict[str, int]) -> None:
     console.print(table)
 
 
-def print_build_summary(result: BuildResult) -> None:
+def print_build_summary(result: BuildResult, variables: dict | None = None) -> None:
     table = Table(title=f"dbt build ({result.seconds:.1f}s)")
     for col in ("resource", "status", "count"):
         table.add_column(col)
     for (rtype, status), n in sorted(result.by_status.items()):
         table.add_row(str(rtype), status, str(n))
     console.print(table)
+    if variables:
+        console.print("vars: " + ", ".join(f"{k}={v}" for k, v in sorted(variables.items())))
     problems = [n for n in result.nodes if n.status not in ("success", "pass")]
     for n in problems:
         console.print(f"[yellow]{n.status}[/yellow] {n.unique_id}: {n.message}")
@@ -187,6 +200,34 @@ def print_build_summary(result: BuildResult) -> None:
         console.print(f"[red]dbt failed:[/red] {result.error}")
     if warehouse_path().exists():
         print_warehouse_summary()
+
+
+# What the summary's headline counts: (label, mart, what counts as one). The first
+# five must not be empty when the raw data has people (rpt_pipeline_guards says why);
+# the ESP profiles are empty for a shop without e-mail addresses.
+HEADLINE = (
+    ("persons", "dim_customers", "count(*)"),
+    ("persons with features", "int_customers__features", "count(*)"),
+    ("segment memberships", "fct_segment_memberships", "count(*)"),
+    ("persons scored", "fct_propensity_scores", "count(distinct person_id)"),
+    ("persons valued", "fct_customer_value", "count(*)"),
+    ("profiles for the ESP", "sync_esp__profiles", "count(*)"),
+)
+NEVER_EMPTY = 5
+HEADLINE_SCHEMAS = {"int_customers__features": "intermediate"}
+
+
+def headline(con) -> dict[str, int | None]:
+    """The summary's headline counts; None where the mart has not been built."""
+    out: dict[str, int | None] = {}
+    for label, table, measure in HEADLINE:
+        schema = HEADLINE_SCHEMAS.get(table, "marts")
+        out[label] = (
+            con.execute(f"select {measure} from {schema}.{table}").fetchone()[0]
+            if _has_table(con, schema, table)
+            else None
+        )
+    return out
 
 
 def print_warehouse_summary() -> None:
@@ -200,12 +241,46 @@ def print_warehouse_summary() -> None:
             }
             if counts:
                 print_counts(f"schema {schema}", counts)
-        print_reconciliation(con)
-        print_identity(con)
-        print_customers(con)
-        print_models(con)
-        print_activation(con)
-        print_campaigns(con)
+        figures = headline(con)
+        if all(v is None for v in figures.values()):
+            console.print("nothing built yet: run `mailroom build`")
+            return
+        console.print(
+            "; ".join(
+                f"{label} {'not built' if n is None else f'{n:,}'}" for label, n in figures.items()
+            )
+        )
+        empty = [label for label, n in list(figures.items())[:NEVER_EMPTY] if n == 0]
+        if empty:
+            console.print(f"[red]empty:[/red] {', '.join(empty)}")
+        print_guards(con)
+        for section in (
+            print_reconciliation,
+            print_identity,
+            print_customers,
+            print_models,
+            print_activation,
+            print_campaigns,
+        ):
+            section(con)
+
+
+def print_guards(con) -> None:
+    """Why a stage came out empty although the raw data has people (rpt_pipeline_guards)."""
+    if not _has_table(con, "marts", "rpt_pipeline_guards"):
+        return
+    for guard, reason in con.execute(
+        "select guard_name, reason from marts.rpt_pipeline_guards where status = 'fail' "
+        "order by guard_order"
+    ).fetchall():
+        console.print(f"[red]{guard}:[/red] {reason}")
+
+
+def _rows(con, schema: str, table: str) -> int:
+    """Rows of a table; 0 when it does not exist."""
+    if not _has_table(con, schema, table):
+        return 0
+    return con.execute(f"select count(*) from {schema}.{table}").fetchone()[0]
 
 
 def _has_table(con, schema: str, table: str) -> bool:
@@ -220,9 +295,7 @@ def _has_table(con, schema: str, table: str) -> bool:
 
 def print_customers(con) -> None:
     """Lifecycle, contactability, segments and learned clusters of dim_customers."""
-    if not _has_table(con, "marts", "dim_customers") or not _has_table(
-        con, "marts", "dim_segments"
-    ):
+    if not _rows(con, "marts", "dim_customers") or not _has_table(con, "marts", "dim_segments"):
         return
     print("\ncustomers by lifecycle stage (contactable by e-mail)")
     rows = con.execute(
@@ -242,7 +315,7 @@ def print_customers(con) -> None:
             "select cluster_label, member_count, silhouette_score "
             "from marts.dim_customer_clusters order by member_count desc"
         ).fetchall()
-        if rows:
+        if rows and rows[0][2] is not None:
             print(f"\nlearned clusters (k = {len(rows)}, silhouette {rows[0][2]:.3f})")
             for label, members, _ in rows:
                 print(f"  {label:<32}{members:>10,}")
@@ -250,21 +323,24 @@ def print_customers(con) -> None:
 
 def print_models(con) -> None:
     """Champion propensity models, their tiers, and the customer-value totals."""
-    if not _has_table(con, "marts", "dim_model_versions"):
+    if not _rows(con, "marts", "dim_model_versions"):
         return
     print("\npropensity champions (ROC-AUC on the validation date; recency x frequency baseline)")
     for name, version, auc, base, rows in con.execute(
         "select model_name, model_version, roc_auc, baseline_roc_auc, validation_rows "
         "from marts.dim_model_versions where is_champion order by 1"
     ).fetchall():
-        print(f"  {name:<10}{version:<40}{auc:>8.4f}{base:>8.4f}  ({rows:,} validation rows)")
+        print(
+            f"  {name:<10}{version:<40}{_num(auc, '8.4f')}{_num(base, '8.4f')}  "
+            f"({rows or 0:,} validation rows)"
+        )
     if _has_table(con, "marts", "fct_propensity_scores"):
         for name, tier, n, mean in con.execute(
             "select model_name, tier, count(*), avg(score) from marts.fct_propensity_scores "
             "group by 1, 2 order by 1, 4 desc"
         ).fetchall():
             print(f"  {name:<10}{tier:<10}{n:>10,}  mean score {mean:.3f}")
-    if _has_table(con, "marts", "fct_customer_value"):
+    if _rows(con, "marts", "fct_customer_value"):
         orders, revenue, flagged = con.execute(
             "select sum(expected_orders_365d), sum(expected_revenue_365d), "
             "count(*) filter (where has_insufficient_history) from marts.fct_customer_value"
@@ -277,7 +353,7 @@ def print_models(con) -> None:
 
 def print_activation(con) -> None:
     """Audiences (members, holdout, sent), recommendation quality and the sync marts."""
-    if not _has_table(con, "marts", "fct_audience_memberships"):
+    if not _rows(con, "marts", "fct_audience_memberships"):
         return
     print("\naudiences (members, holdout, sent to the ESP)")
     for audience, members, holdout, sendable in con.execute(
@@ -295,7 +371,9 @@ def print_activation(con) -> None:
         if rows:
             print(f"\nrecommendations, offline evaluation at k = {rows[0][1]} (hit rate, NDCG)")
             for method, _, hit, ndcg, people in rows:
-                print(f"  {method:<12}{hit:>8.4f}{ndcg:>8.4f}  ({people:,} people)")
+                print(
+                    f"  {method:<12}{_num(hit, '8.4f')}{_num(ndcg, '8.4f')}  ({people or 0:,} people)"
+                )
     if _has_table(con, "marts", "sync_esp__profiles"):
         counts = {
             table: con.execute(f"select count(*) from marts.{table}").fetchone()[0]
@@ -350,6 +428,14 @@ def print_campaigns(con, truth_dir: Path = Path("data/truth")) -> None:
         )
 
 
+def _num(value, spec: str) -> str:
+    """`value` formatted with `spec`, or a dash of the same width when it is missing."""
+    if value is None:
+        width = int(spec.split(".")[0] or 0)
+        return "-".rjust(width)
+    return format(value, spec)
+
+
 def release_warehouse() -> None:
     """Close the DuckDB file that in-process dbt runs keep open.
 
@@ -381,7 +467,7 @@ def run_analysis(name: str, target: str = "dev") -> list[tuple[list[str], list[t
 
 
 def print_reconciliation(con) -> None:
-    if not _has_table(con, "marts", "rpt_source_reconciliation"):
+    if not _rows(con, "marts", "rpt_source_reconciliation"):
         return
     raw, staged, quarantined, dupes, unbalanced = con.execute(
         "select sum(raw_rows), sum(staged_rows), sum(quarantined_rows), sum(collapsed_duplicates), "
@@ -409,7 +495,7 @@ def print_reconciliation(con) -> None:
 
 def print_identity(con, truth_dir: Path = Path("data/truth")) -> None:
     """Persons resolved, links by rule, refusals; scored against the truth when it is there."""
-    if not _has_table(con, "marts", "rpt_identity_quality"):
+    if not _rows(con, "marts", "rpt_identity_quality"):
         return
     rows = con.execute("select section, item, value from marts.rpt_identity_quality").fetchall()
     figures: dict[str, dict[str, int]] = {}
@@ -424,7 +510,7 @@ def print_identity(con, truth_dir: Path = Path("data/truth")) -> None:
     )
     console.print(
         f"identity: {records:,} source records -> {persons:,} persons (largest {largest}); "
-        f"links: {links}; refused links: {refused or 'none'}"
+        f"links: {links or 'none'}; refused links: {refused or 'none'}"
     )
     if _truth_matches_world(con, truth_dir):
         from mailroom.identity_score import score_with

@@ -12,11 +12,22 @@ import duckdb
 from mailroom.contract import RAW_SCHEMA, load_contract
 
 DEFAULT_WAREHOUSE = "data/warehouse.duckdb"
+# DuckDB's memory budget: a size ('8GB') or a share of RAM. At most half of the
+# machine, so that the Python models' frames and the operating system fit
+# beside it; past it DuckDB spills to <warehouse>.tmp. profiles.yml has the
+# same default (tests/python/test_yaml.py keeps them equal).
+MEMORY_LIMIT_VAR = "MAILROOM_DUCKDB_MEMORY_LIMIT"
+DEFAULT_MEMORY_LIMIT = "40%"
 PROJECT_SCHEMAS = ("raw", "staging", "intermediate", "marts", "sync_state")
 
 
 def warehouse_path() -> Path:
     return Path(os.environ.get("WAREHOUSE_PATH", DEFAULT_WAREHOUSE))
+
+
+def memory_limit() -> str:
+    """DuckDB's memory_limit for this process: $MAILROOM_DUCKDB_MEMORY_LIMIT or the default."""
+    return os.environ.get(MEMORY_LIMIT_VAR) or DEFAULT_MEMORY_LIMIT
 
 
 @contextmanager
@@ -33,6 +44,9 @@ def connect(
     if not read_only:
         path.parent.mkdir(parents=True, exist_ok=True)
     con = duckdb.connect(str(path), read_only=read_only)
+    # Set, not passed as config: a config differing from an instance this process already
+    # holds (dbt-duckdb's, after an in-process build) would refuse the connection.
+    con.execute(f"set memory_limit = '{memory_limit()}'")
     try:
         yield con
     finally:
@@ -40,14 +54,31 @@ def connect(
 
 
 def ensure_raw_schema(con: duckdb.DuckDBPyConnection) -> None:
-    """Create every contract table (empty) that does not exist yet.
+    """Create every contract table (empty) that does not exist yet, and add the
+    contract columns an existing table lacks (NULL in its rows).
 
-    Downstream models can then rely on every source existing, even for a shop
-    that has no web or ESP data yet.
+    Downstream models can then rely on every source and column existing, even for
+    a shop that has no web or ESP data yet, or a warehouse loaded before the
+    contract gained a column (e.g. address_line_2).
     """
     con.execute(f"create schema if not exists {RAW_SCHEMA}")
+    present: dict[str, set[str]] = {}
+    for table_name, column_name in con.execute(
+        "select table_name, column_name from information_schema.columns "
+        "where table_catalog = current_database() and table_schema = ?",
+        [RAW_SCHEMA],
+    ).fetchall():
+        present.setdefault(table_name, set()).add(column_name)
     for table in load_contract().values():
-        con.execute(table.create_sql())
+        if table.name not in present:
+            con.execute(table.create_sql())
+            continue
+        for column in table.columns:
+            if column.name not in present[table.name]:
+                con.execute(
+                    f'alter table {RAW_SCHEMA}."{table.name}" '
+                    f'add column "{column.name}" {column.sql_type}'
+                )
 
 
 def table_counts(con: duckdb.DuckDBPyConnection, schema: str) -> dict[str, int]:

@@ -61,6 +61,7 @@ import duckdb
 from pydantic import TypeAdapter, ValidationError
 
 from mailroom.serve.models import FallbackProfile, KnownProfile
+from mailroom.warehouse import memory_limit
 
 FORMAT_VERSION = 1
 DEFAULT_SERVING_DIR = Path("data/serving")
@@ -356,6 +357,7 @@ def _open_warehouse(warehouse: Path) -> Iterator[duckdb.DuckDBPyConnection]:
         raise SnapshotError(f"warehouse {warehouse} not found: run `mailroom build` first")
     try:
         con = duckdb.connect(str(warehouse), read_only=True)
+        con.execute(f"set memory_limit = '{memory_limit()}'")
     except duckdb.ConnectionException:
         # This process already holds the file read-write (dbt-duckdb keeps its
         # instance open after an in-process build): share that instance.

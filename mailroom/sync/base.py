@@ -91,6 +91,16 @@ class Destination:
     def http_requests(self) -> int:
         return 0
 
+    @property
+    def http_retries(self) -> int:
+        """Requests that were a retry of an earlier attempt (429, 5xx, timeout, lost connection)."""
+        return 0
+
+    @property
+    def http_timeouts(self) -> int:
+        """Requests that got no answer in time (applied or not: the destination cannot tell)."""
+        return 0
+
     def close(self) -> None:
         """Release connections and threads (nothing by default)."""
 

@@ -23,7 +23,8 @@
    (`StateStore.commit`).
 4. Report: per stream, source rows = created + updated + unchanged + invalid +
    failed + suppressed + skipped (+ not attempted, when interrupted), plus
-   removals and erasures; one `runs` row.
+   removals and erasures, and the HTTP requests, retries and timed-out
+   requests; one `runs` row.
 """
 
 from __future__ import annotations
@@ -147,6 +148,8 @@ class SyncReport:
     message: str | None = None
     streams: dict[str, StreamCounts] = field(default_factory=dict)
     http_requests: int = 0
+    http_retries: int = 0  # of http_requests, those that retried an earlier attempt
+    http_timeouts: int = 0  # attempts that got no answer in time (each one retried or failed)
     notes: list[str] = field(default_factory=list)
     files: list[Path] = field(default_factory=list)
     refused: list[str] = field(default_factory=list)
@@ -531,6 +534,8 @@ class SyncRun:
             report.notes = list(self.kind.notes)
             if self.destination is not None:
                 report.http_requests = self.destination.http_requests
+                report.http_retries = self.destination.http_retries
+                report.http_timeouts = self.destination.http_timeouts
                 report.files = list(getattr(self.destination, "written", []))
             counts = {s: asdict(c) for s, c in report.streams.items()}
             self.store.finish_run(report.status, report.totals(), counts, report.message)

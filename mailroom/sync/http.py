@@ -8,6 +8,10 @@ A request is retried when the answer is 429 (after `Retry-After` seconds,
 fractions accepted, or an HTTP date; otherwise backoff), 500, 502, 503 or 504,
 or when it times out or the connection fails, with exponential backoff and
 equal jitter (half the delay fixed, half random), a bounded number of times.
+The client counts its requests, its retries and the requests that timed out
+(the sync report shows all three): a request that timed out may have been
+applied all the same, so its retry may apply it twice, which an idempotent
+call (an upsert, a tag status, an archive) tolerates.
 A 429 pauses the whole client, every worker thread: no request is sent before
 the announced time. When that time is further away than
 `max_retry_after_seconds`, requests fail at once (`DeliveryError`, without
@@ -120,6 +124,7 @@ class RetryingClient:
         self._not_before = 0.0  # time.monotonic() before which no request is sent (a 429)
         self.requests = 0
         self.retries = 0
+        self.timeouts = 0  # requests that got no answer within the timeout (each one retried)
 
     def close(self) -> None:
         self.client.close()
@@ -136,6 +141,12 @@ class RetryingClient:
         ceiling = min(s.max_delay_seconds, s.base_delay_seconds * (2**attempt))
         with self._lock:
             return ceiling / 2 + self.rng.uniform(0, ceiling / 2)
+
+    @property
+    def paused_until(self) -> float:
+        """time.monotonic() before which no request is sent (0.0 until a 429 pauses the client)."""
+        with self._lock:
+            return self._not_before
 
     def pause(self, seconds: float) -> None:
         """No request from any thread of this client before `seconds` from now (a 429)."""
@@ -170,6 +181,8 @@ class RetryingClient:
             except httpx.TimeoutException:
                 last_error = "timeout"
                 response = None
+                with self._lock:
+                    self.timeouts += 1
             except httpx.TransportError as exc:
                 last_error = f"connection error ({type(exc).__name__})"
                 response = None

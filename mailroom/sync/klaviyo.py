@@ -140,6 +140,14 @@ class KlaviyoDestination(Destination):
     def http_requests(self) -> int:
         return self.client.requests
 
+    @property
+    def http_retries(self) -> int:
+        return self.client.retries
+
+    @property
+    def http_timeouts(self) -> int:
+        return self.client.timeouts
+
     def close(self) -> None:
         self.client.close()
 

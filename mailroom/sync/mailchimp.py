@@ -169,6 +169,14 @@ class MailchimpDestination(Destination):
     def http_requests(self) -> int:
         return self.client.requests
 
+    @property
+    def http_retries(self) -> int:
+        return self.client.retries
+
+    @property
+    def http_timeouts(self) -> int:
+        return self.client.timeouts
+
     def close(self) -> None:
         self.pool.shutdown(wait=True)
         self.client.close()

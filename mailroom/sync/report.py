@@ -67,6 +67,7 @@ def print_report(report: SyncReport, console: Console | None = None) -> None:
     for reason in report.refused:
         console.print(f"[red]mass-delete guard:[/red] {reason}")
     console.print(
-        f"status: {report.status}; {report.http_requests:,} HTTP requests"
+        f"status: {report.status}; {report.http_requests:,} HTTP requests "
+        f"({report.http_retries:,} retries, {report.http_timeouts:,} timed out)"
         + (f"; {report.message}" if report.message else "")
     )

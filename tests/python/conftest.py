@@ -11,7 +11,14 @@ from pathlib import Path
 import duckdb
 import pytest
 
+from mailroom import PROJECT_DIR
 from mailroom.generator import WorldConfig, generate_world
+
+# dbt's target folder (manifest, partial parse, run results) of one pytest worker:
+# two workers building at once must not write the same files.
+_WORKER = os.environ.get("PYTEST_XDIST_WORKER", "main")
+os.environ.setdefault("DBT_TARGET_PATH", str(PROJECT_DIR / "target" / f"pytest-{_WORKER}"))
+os.environ.setdefault("DBT_LOG_PATH", str(PROJECT_DIR / "logs" / f"pytest-{_WORKER}"))
 
 SMALL_WORLD = WorldConfig(people=1500, chunk_size=600, seed=7)
 

@@ -5,24 +5,40 @@ that breaks it (auth, Klaviyo's revision header and JSON:API bodies, the 10,000
 profile and 5 MB caps, Mailchimp's MD5 subscriber hash and 10 connections),
 records what it *applied* (so a test can check every change landed exactly
 once), and injects faults on request: a storm of 429s with Retry-After,
-500/502/503 answers, a timeout (the server sleeps past the client's timeout
-and does not apply the request), records rejected as invalid.
+500/502/503 answers, records rejected as invalid, and three ways of not
+answering.
+
+Every fault is decided by the server, never by a race with the client's
+clock, so a test's verdict does not depend on how loaded the machine is:
+
+- `timeout_next`: the request is held unanswered and never applied until the
+  client gives up and closes the connection (or the server shuts down, or
+  `HOLD_LIMIT` passes, ten times any client timeout the tests use). The
+  client's timeout fires however slow the machine, and nothing lingers after.
+- `disconnect_next`: the connection is closed without an answer, before the
+  request is applied (the client sees a lost connection at once).
+- `lose_answer_next`: the request is applied, then the connection is closed
+  without an answer: what a client sees when the server applied a request
+  whose answer it gave up on. Only an idempotent call survives it unharmed.
 
 Retry-After is enforced: after a 429 announcing N seconds, any request before
-that time gets another 429 (with the time left), and counts as a violation
-(`retry_after_violations`) unless it arrived within `RETRY_AFTER_GRACE` of the
-429, when it may have been in flight already (sent by another thread before
-the client read the 429).
+that time gets another 429 (with the time left, `rate_limit_enforced`). A
+request identical (method, path with query, body) to one answered 429 that
+arrives before that 429's Retry-After has run out is a violation
+(`retry_after_violations`): the client can only have sent it after reading the
+429, so this is cause and effect, not a guess about what was in flight.
 """
 
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
 import json
 import math
 import random
 import re
+import select
 import socket
 import threading
 import time
@@ -39,11 +55,14 @@ ALL_METHODS = ("GET", "POST", "PUT", "DELETE")
 
 @dataclass
 class Fault:
-    kind: str  # status, timeout
+    kind: str  # status, timeout (held), disconnect (before applying), lost (after applying)
     status: int = 500
     retry_after: str | None = None
-    seconds: float = 0.0
     methods: tuple[str, ...] = ALL_METHODS
+    where: str = ""  # only requests whose path contains this
+
+    def matches(self, method: str, path: str) -> bool:
+        return method in self.methods and self.where in path
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -67,7 +86,7 @@ class _Handler(BaseHTTPRequestHandler):
 class FakeESP:
     """Common machinery: a threaded server, request log, concurrency and fault queue."""
 
-    RETRY_AFTER_GRACE = 0.1  # seconds after a 429 in which a request may have been in flight
+    HOLD_LIMIT = 300.0  # seconds a held request waits for its client to give up, at most
 
     def __init__(self, latency: float = 0.0) -> None:
         self.lock = threading.Lock()
@@ -83,7 +102,11 @@ class FakeESP:
         # (start, end) in time.monotonic() of the last Retry-After announced
         self.rate_limited_window: tuple[float, float] | None = None
         self.rate_limit_enforced = 0  # requests answered 429 because they came too early
-        self.retry_after_violations = 0  # ... of which sent after the client read the 429
+        # (method, path, body) answered 429 -> time.monotonic() before which its retry is early
+        self.retry_not_before: dict[tuple[str, str, bytes], float] = {}
+        self.retry_after_violations = 0  # retries sent before their 429's Retry-After ran out
+        self.abandoned = 0  # held requests whose client gave up (closed the connection)
+        self.closing = threading.Event()  # set on shutdown: releases held requests
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
         self.server.daemon_threads = True
         self.server.esp = self  # type: ignore[attr-defined]
@@ -99,6 +122,7 @@ class FakeESP:
         return self
 
     def __exit__(self, *exc: object) -> None:
+        self.closing.set()
         self.server.shutdown()
         self.server.server_close()
 
@@ -117,9 +141,20 @@ class FakeESP:
         for status in statuses:
             self.faults.append(Fault("status", status, methods=methods))
 
-    def timeout_next(self, n: int, seconds: float, methods=ALL_METHODS) -> None:
+    def timeout_next(self, n: int, methods=ALL_METHODS, where: str = "") -> None:
+        """Hold the next `n` matching requests unanswered, unapplied, until the client gives up."""
         for _ in range(n):
-            self.faults.append(Fault("timeout", seconds=seconds, methods=methods))
+            self.faults.append(Fault("timeout", methods=methods, where=where))
+
+    def disconnect_next(self, n: int, methods=ALL_METHODS, where: str = "") -> None:
+        """Close the connection of the next `n` matching requests unanswered, unapplied."""
+        for _ in range(n):
+            self.faults.append(Fault("disconnect", methods=methods, where=where))
+
+    def lose_answer_next(self, n: int, methods=ALL_METHODS, where: str = "") -> None:
+        """Apply the next `n` matching requests, then close the connection without answering."""
+        for _ in range(n):
+            self.faults.append(Fault("lost", methods=methods, where=where))
 
     def random_errors(self, rate: float) -> None:
         """Answer about `rate` of requests with a random 500, 502 or 503 (seeded)."""
@@ -131,11 +166,12 @@ class FakeESP:
             self.faults.clear()
             self.random_fault_rate = 0.0
             self.rate_limited_window = None
+            self.retry_not_before.clear()
 
-    def _take_fault(self, method: str) -> Fault | None:
+    def _take_fault(self, method: str, path: str) -> Fault | None:
         with self.lock:
             for i, fault in enumerate(self.faults):
-                if method in fault.methods:
+                if fault.matches(method, path):
                     del self.faults[i]
                     return fault
             if self.random_fault_rate and self.rng.random() < self.random_fault_rate:
@@ -148,32 +184,41 @@ class FakeESP:
         length = int(h.headers.get("Content-Length") or 0)
         raw = h.rfile.read(length) if length else b""
         url = urlsplit(h.path)
+        identity = (h.command, h.path, raw)
         with self.lock:
             self.requests.append((h.command, url.path))
             self.in_flight += 1
             self.max_in_flight = max(self.max_in_flight, self.in_flight)
             in_flight = self.in_flight
+            if time.monotonic() < self.retry_not_before.get(identity, 0.0):
+                self.retry_after_violations += 1
         try:
             if self.latency:
                 time.sleep(self.latency)
-            too_early = self._too_early()
+            too_early = self._too_early(identity)
             if too_early is not None:
                 headers = {"Retry-After": f"{math.ceil(too_early * 1000) / 1000:.3f}"}
                 self._send(h, 429, headers, {"errors": [{"title": "Retry-After not honoured"}]})
                 return
-            fault = self._take_fault(h.command)
+            fault = self._take_fault(h.command, url.path)
             if fault is not None:
                 with self.lock:
-                    self.faults_served[fault.kind if fault.kind == "timeout" else fault.status] += 1
+                    self.faults_served[fault.status if fault.kind == "status" else fault.kind] += 1
                 if fault.kind == "timeout":
-                    time.sleep(fault.seconds)  # the client has given up; nothing is applied
-                    self._send(h, 504, {}, {"errors": [{"title": "late"}]})
+                    self._hold(h)
+                    return
+                if fault.kind == "lost":
+                    self.route(h.command, url.path, parse_qs(url.query), h.headers, raw, in_flight)
+                if fault.kind in ("disconnect", "lost"):
+                    self._drop(h)
                     return
                 headers = {"Retry-After": fault.retry_after} if fault.retry_after else {}
                 if fault.status == 429 and fault.retry_after:
                     with self.lock:
                         start = time.monotonic()
-                        self.rate_limited_window = (start, start + float(fault.retry_after))
+                        end = start + float(fault.retry_after)
+                        self.rate_limited_window = (start, end)
+                        self.retry_not_before[identity] = end
                 self._send(h, fault.status, headers, {"errors": [{"title": "injected"}]})
                 return
             status, headers, body = self.route(
@@ -184,7 +229,7 @@ class FakeESP:
             with self.lock:
                 self.in_flight -= 1
 
-    def _too_early(self) -> float | None:
+    def _too_early(self, identity: tuple[str, str, bytes]) -> float | None:
         """Seconds left of the announced Retry-After, if this request came before its end."""
         now = time.monotonic()
         with self.lock:
@@ -192,9 +237,33 @@ class FakeESP:
             if window is None or now >= window[1]:
                 return None
             self.rate_limit_enforced += 1
-            if now >= window[0] + self.RETRY_AFTER_GRACE:
-                self.retry_after_violations += 1
+            self.retry_not_before[identity] = window[1]  # the 429 below announces the rest
             return window[1] - now
+
+    def _hold(self, h: BaseHTTPRequestHandler) -> None:
+        """Never answer, never apply: wait until the client closes the connection (it timed
+        out), the server shuts down or HOLD_LIMIT passes; then close the connection."""
+        h.close_connection = True
+        deadline = time.monotonic() + self.HOLD_LIMIT
+        sock = h.connection
+        while not self.closing.is_set() and time.monotonic() < deadline:
+            try:
+                readable = select.select([sock], [], [], 0.05)[0]
+                # A client sends nothing more on a connection awaiting its answer: readable
+                # means end of file, the client has given up.
+                gone = bool(readable) and not sock.recv(1, socket.MSG_PEEK)
+            except OSError:  # reset by the client
+                gone = True
+            if gone or readable:
+                with self.lock:
+                    self.abandoned += int(gone)
+                return
+
+    def _drop(self, h: BaseHTTPRequestHandler) -> None:
+        """Close the connection without a byte of answer."""
+        h.close_connection = True
+        with contextlib.suppress(OSError):
+            h.connection.shutdown(socket.SHUT_RDWR)
 
     def _send(self, h: BaseHTTPRequestHandler, status: int, headers: dict, body: Any) -> None:
         data = b"" if body is None else json.dumps(body).encode()
@@ -481,6 +550,7 @@ class FakeMailchimp(FakeESP):
             )
         }
         self.too_many_connections = 0
+        self.created: Counter = Counter()  # address -> times a PUT created its member
 
     def route(self, method, path, query, headers, raw, in_flight) -> Response:
         auth = headers.get("Authorization", "")
@@ -577,6 +647,8 @@ class FakeMailchimp(FakeESP):
             if isinstance(value, str) and len(value) > 255:
                 return _problem(400, "Invalid Resource", f"{tag} is too long")
         with self.lock:
+            if member not in self.members:
+                self.created[email] += 1
             record = self.members.setdefault(
                 member, {"email_address": email, "status": None, "tags": set()}
             )

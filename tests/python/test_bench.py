@@ -1,13 +1,29 @@
-"""The benchmark's bookkeeping: stage times from dbt's artifacts and the report's verdicts.
+"""The benchmark's bookkeeping: stage times from dbt's artifacts and the report's verdicts,
+and the memory cap every step runs under.
 
 The benchmark itself is a command (`make bench`), not a test; these check
-the arithmetic and the wording it reports with, on made-up figures.
+the arithmetic and the wording it reports with, on made-up figures, and stop
+a real child process over a deliberately tiny cap.
 """
 
 from __future__ import annotations
 
-from mailroom import bench
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from mailroom import bench, memcap
 from mailroom.bench import Measurement
+
+MIB = 2**20
+# holds MiB resident, says so, and waits to be killed
+HOLD = "import time; b = b'x' * ({mib} << 20); print('ready', flush=True); time.sleep(60)"
 
 
 def test_union_seconds_counts_overlaps_once() -> None:
@@ -83,3 +99,81 @@ def test_report_marks_failed_builds_and_judges_targets() -> None:
     assert "| 16,000 | 80 |" in rows["| incremental build 100,000"]  # landed rows per second
     assert "4.3x the time for 10x the people (allowed: 12x): met" in text
     assert "full build at 1,000,000 people: 1,300 s (target 600 s): missed" in text
+
+
+def _rss(pid: int) -> int:
+    with open(f"/proc/{pid}/stat") as f:
+        return int(f.read().rsplit(")", 1)[1].split()[21]) * memcap.PAGE_SIZE
+
+
+def test_tree_rss_counts_every_descendant() -> None:
+    # sh forks (it has more to do after python), so the memory is a grandchild's
+    cmd = f'{sys.executable} -c "{HOLD.format(mib=128)}"; true'
+    sh = subprocess.Popen(["sh", "-c", cmd], stdout=subprocess.PIPE, start_new_session=True)
+    try:
+        assert sh.stdout.readline() == b"ready\n"
+        assert _rss(sh.pid) < 32 * MIB
+        assert memcap.tree_rss(os.getpid()) > memcap.tree_rss(sh.pid) >= 128 * MIB
+    finally:
+        os.killpg(sh.pid, signal.SIGKILL)
+        sh.wait()
+    assert memcap.tree_rss(sh.pid) == 0
+
+
+def test_run_capped_runs_a_command_under_the_cap_to_the_end() -> None:
+    code = "import os; b = b'x' * (64 << 20); print(os.environ['MAILROOM_DUCKDB_MEMORY_LIMIT'])"
+    env = {k: v for k, v in os.environ.items() if k != memcap.DUCKDB_LIMIT_VAR}
+    out = memcap.run_capped([sys.executable, "-c", code], 4, env=env)
+    assert (out.returncode, out.over_cap, out.stdout) == (0, False, "2GiB\n")
+    assert out.peak_bytes >= 64 * MIB  # ru_maxrss, even if no poll saw it
+    out = memcap.run_capped(
+        [sys.executable, "-c", code], 4, env={**env, memcap.DUCKDB_LIMIT_VAR: "3GB"}
+    )
+    assert out.stdout == "3GB\n"  # the user's setting wins
+
+
+def _processes_mentioning(text: str) -> list[int]:
+    found = []
+    for name in os.listdir("/proc"):
+        try:
+            if name.isdigit() and text in Path(f"/proc/{name}/cmdline").read_text():
+                found.append(int(name))
+        except OSError:
+            continue
+    return found
+
+
+def test_bench_stops_a_step_over_the_memory_cap_and_reports_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # `hold_memory` holds 256 MiB until killed: over a 0.15 GiB cap at every poll, however slow
+    monkeypatch.setattr(bench, "world_steps", lambda **_: ["hold_memory", "full_build"])
+    report_path = tmp_path / "REPORT.md"
+    with pytest.raises(bench.BenchFailed) as failure:
+        bench.run([300], tmp_path / "work", report_path, "test", memory_cap_gib=0.15)
+    stopped = r"stopped at \d\.\d GiB resident > cap 0\.15 GiB"  # at the poll's figure
+    assert re.search(f"hold_memory at 300 people {stopped}", str(failure.value))
+    assert _processes_mentioning(str(tmp_path)) == []  # the child and its group are gone
+    [step] = json.loads(report_path.with_suffix(".json").read_text())  # full_build not run
+    assert step["step"] == "hold_memory" and step["peak_mb"] >= 0.15 * 1024
+    text = report_path.read_text()
+    assert "under a cap of 0.15 GiB on the resident memory of its process tree" in text
+    assert re.search(rf"\| hold memory \| 300 \|.*\| FAILED: {stopped} \|", text)
+    assert "## Failed steps" in text
+
+
+def test_a_failing_step_is_a_failed_measurement_with_its_error(tmp_path: Path) -> None:
+    m = bench.measure("no_such_step", 10, tmp_path / "w.duckdb", tmp_path / "truth")
+    assert m.error == "exit code 1"
+    assert "unknown step no_such_step" in m.detail["stderr"]
+    text = bench.report([m], "test")
+    assert "| no such step | 10 |" in text and "| FAILED: exit code 1 |" in text
+    assert "ValueError: unknown step no_such_step" in text  # the stderr tail
+
+
+def test_run_capped_kills_a_child_that_ignores_sigterm_after_the_grace_period() -> None:
+    code = "import signal; signal.signal(signal.SIGTERM, signal.SIG_IGN); " + HOLD.format(mib=128)
+    out = memcap.run_capped([sys.executable, "-c", code], 0.1, interval=0.1, grace=1.0)
+    assert out.over_cap and out.returncode == -signal.SIGKILL
+    assert out.stopped_bytes >= 0.1 * 2**30
+    assert 1.0 <= out.seconds < 8

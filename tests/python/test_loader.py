@@ -12,6 +12,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 import typer
+import yaml
 from typer.testing import CliRunner, Result
 
 from mailroom import loader
@@ -64,6 +65,14 @@ def rejections(db: Path) -> list[tuple]:
         db,
         "select target_table, file_name, row_number, reason, raw_row "
         "from raw.load_rejections order by row_number",
+    )
+
+
+def value_issues(db: Path) -> list[tuple]:
+    return query(
+        db,
+        "select target_table, file_name, row_number, record_id, column_name, reason, raw_value "
+        "from raw.load_value_issues order by row_number, column_name",
     )
 
 
@@ -159,8 +168,8 @@ def test_crm_export_without_email(tmp_path: Path, db: Path):
     )
     result = load("crm_contacts", crm, "--date-format", "%d/%m/%Y")
     assert result.exit_code == 0, result.output
-    assert "rows read 3, loaded 2, rejected 1" in result.output
-    assert "rejected 1 x bad_date:birth_date" in result.output
+    assert "rows read 3, loaded 3, rejected 0" in result.output
+    assert "birth_date: 1 value could not be read (bad_date), kept as NULL" in result.output
     assert "unmapped file columns (ignored): Notes" in result.output
     assert "contact_id is not in the file: synthesised" in result.output
     assert query(
@@ -188,15 +197,181 @@ def test_crm_export_without_email(tmp_path: Path, db: Path):
             "München",
             None,
         ),
+        ("crm export.csv:3", None, "Cara", "Rossi", "Via Roma 2", "00184", "Roma", None),
     ]
-    ((table, file_name, row_number, reason, raw_row),) = rejections(db)
-    assert (table, file_name, row_number, reason) == (
-        "crm_contacts",
-        "crm export.csv",
-        3,
-        "bad_date:birth_date",
+    assert rejections(db) == []
+    assert value_issues(db) == [
+        ("crm_contacts", "crm export.csv", 3, "crm export.csv:3", "birth_date", "bad_date",
+         "31/02/1990"),
+    ]  # fmt: skip
+
+
+def test_crm_export_keeps_every_person_and_records_unreadable_values(tmp_path: Path, db: Path):
+    crm = write(
+        tmp_path / "contacts.csv",
+        """
+        Contact ID,First Name,Last Name,Email,Phone,Address Line 1,Address Line 2,City,State,Zip,Birth Date
+        101,Anna,Smith,  ANNA.SMITH@EXAMPLE.COM ,,1 Main St,Apt 4B,Springfield,IL,62704,31/02/1985
+        102,Ben,Jones,BEN@EXAMPLE.COM   ,,2 Oak Ave,,Portland,OR,97201,unknown
+        103,Cara,Lee,cara@example.com,,3 Elm Rd,Suite 100,Austin,TX,73301,1985-13-01
+        104,Dan,Wu,dan@example.com,,4 Pine Ln,,Boston,MA,02108,12/03/1990
+        105,Eve,Ng,eve@example.com,,5 Birch Ct,,Denver,CO,80202,
+        ,Finn,Kay,finn@example.com,,6 Ash Way,,Miami,FL,33101,01/01/1970
+        """,
     )
-    assert json.loads(raw_row)["Birth Date"] == "31/02/1990"
+    report = load_files("crm_contacts", [crm], LoadOptions(date_formats=("%d/%m/%Y",)))
+    (file,) = report.files
+    # every person with a key is loaded; only the row without its required key is rejected
+    assert (file.rows_read, file.rows_loaded, file.rows_rejected) == (6, 5, 1)
+    assert file.rows_read == file.rows_loaded + file.rows_rejected
+    assert file.rejections == {"missing_required:contact_id": 1}
+    # the unreadable birth dates are counted per column, apart from the rows
+    assert file.value_issues == {("birth_date", "bad_date"): 3}
+    assert report.values_unread == 3
+    lines = report.lines()
+    assert "  rows read 6, loaded 5, rejected 1" in lines
+    assert "  birth_date: 3 values could not be read (bad_date), kept as NULL" in lines
+    # typical header spellings find the contract columns by name or by alias
+    assert file.columns == {
+        "contact_id": "Contact ID",
+        "email": "Email",
+        "phone": "Phone",
+        "first_name": "First Name",
+        "last_name": "Last Name",
+        "street": "Address Line 1",
+        "address_line_2": "Address Line 2",
+        "city": "City",
+        "region": "State",
+        "postcode": "Zip",
+        "birth_date": "Birth Date",
+    }
+    assert file.unmapped_columns == []
+    assert query(
+        db,
+        "select contact_id, email, phone, street, address_line_2, city, region, postcode, "
+        "birth_date from raw.crm_contacts order by 1",
+    ) == [
+        ("101", "ANNA.SMITH@EXAMPLE.COM", None, "1 Main St", "Apt 4B", "Springfield", "IL",
+         "62704", None),
+        ("102", "BEN@EXAMPLE.COM", None, "2 Oak Ave", None, "Portland", "OR", "97201", None),
+        ("103", "cara@example.com", None, "3 Elm Rd", "Suite 100", "Austin", "TX", "73301", None),
+        ("104", "dan@example.com", None, "4 Pine Ln", None, "Boston", "MA", "02108",
+         "1990-03-12"),
+        ("105", "eve@example.com", None, "5 Birch Ct", None, "Denver", "CO", "80202", None),
+    ]  # fmt: skip
+    # the raw values are kept, with the row they belong to
+    assert value_issues(db) == [
+        ("crm_contacts", "contacts.csv", 1, "101", "birth_date", "bad_date", "31/02/1985"),
+        ("crm_contacts", "contacts.csv", 2, "102", "birth_date", "bad_date", "unknown"),
+        ("crm_contacts", "contacts.csv", 3, "103", "birth_date", "bad_date", "1985-13-01"),
+    ]
+    assert query(
+        db,
+        "select count(*) from raw.load_value_issues join raw.crm_contacts "
+        "on contact_id = record_id and _loaded_at = loaded_at "
+        f"where load_id = '{report.load_id}' and birth_date is null",
+    ) == [(3,)]
+    ((row_number, reason, raw_row),) = [r[2:] for r in rejections(db)]
+    assert (row_number, reason) == (6, "missing_required:contact_id")
+    assert json.loads(raw_row)["First Name"] == "Finn"
+
+
+@pytest.mark.parametrize(
+    ("line_2", "region"),
+    [
+        ("Address Line 2", "State"),
+        ("Address 2", "Province"),
+        ("Address2", "County"),
+        ("address_2", "Region"),
+        ("Street 2", "State/Province"),
+    ],
+)
+def test_address_line_2_and_region_header_spellings(
+    tmp_path: Path, db: Path, line_2: str, region: str
+):
+    crm = write(tmp_path / "c.csv", f"id,{line_2},{region}\nc1,Flat 2,Ontario\n")
+    report = load_files(
+        "crm_contacts", [crm], LoadOptions(mapping={"contact_id": "id"}, dry_run=True)
+    )
+    columns = report.files[0].columns
+    assert (columns["address_line_2"], columns["region"]) == (line_2, region)
+
+
+def test_aliases_in_order_of_preference_and_never_over_a_name(tmp_path: Path, db: Path):
+    # a US export: the state is the region, the county stays unmapped
+    crm = write(tmp_path / "c.csv", "id,County,State,Region Code\nc1,Cook,IL,x\n")
+    options = LoadOptions(mapping={"contact_id": "id"}, dry_run=True)
+    (file,) = load_files("crm_contacts", [crm], options).files
+    assert file.columns["region"] == "State"
+    assert file.unmapped_columns == ["County", "Region Code"]
+    # a column named like the contract column wins over any alias
+    crm = write(tmp_path / "d.csv", "id,State,Region\nc1,IL,Midwest\n")
+    (file,) = load_files("crm_contacts", [crm], options).files
+    assert file.columns["region"] == "Region"
+    # an explicit mapping to nothing stops alias matching too
+    options = replace(options, mapping={"contact_id": "id", "region": None})
+    (file,) = load_files("crm_contacts", [crm], options).files
+    assert "region" not in file.columns
+    # Shopify-style order export
+    orders = write(
+        tmp_path / "orders.csv",
+        "Name,Created at,Total,Shipping Street,Shipping Address2,Shipping Zip,Shipping Province\n"
+        "#1001,2024-05-01 10:00:00,12.50,1 Main St,Apt 4B,62704,IL\n",
+    )
+    options = LoadOptions(
+        mapping={"order_id": "Name", "order_at": "Created at", "total_amount": "Total"}
+    )
+    load_files("shop_orders", [orders], options)
+    assert query(
+        db,
+        "select shipping_street, shipping_address_line_2, shipping_postcode, shipping_region "
+        "from raw.shop_orders",
+    ) == [("1 Main St", "Apt 4B", "62704", "IL")]
+
+
+def test_a_warehouse_loaded_before_new_contract_columns_gets_them(tmp_path: Path, db: Path):
+    new = {"address_line_2", "region"}
+    old_columns = [c for c in load_contract()["crm_contacts"].columns if c.name not in new]
+    db.parent.mkdir(parents=True)
+    con = duckdb.connect(str(db))
+    con.execute("create schema raw")
+    con.execute(
+        "create table raw.crm_contacts ("
+        + ", ".join(f"{c.name} {c.sql_type}" for c in old_columns)
+        + ")"
+    )
+    con.execute("insert into raw.crm_contacts (contact_id, city) values ('old', 'Leeds')")
+    con.close()
+    crm = write(tmp_path / "c.csv", "contact_id,city,county\nnew,York,North Yorkshire\n")
+    report = load_files("crm_contacts", [crm])
+    assert report.rows_loaded == 1
+    assert query(db, "select contact_id, city, region from raw.crm_contacts order by 1") == [
+        ("new", "York", "North Yorkshire"),
+        ("old", "Leeds", None),
+    ]
+
+
+def test_contract_aliases_and_required_keys_are_checked(tmp_path: Path):
+    def contract(*columns: dict) -> Path:
+        project = tmp_path / str(len(list(tmp_path.iterdir())))
+        (project / "models" / "staging" / "x").mkdir(parents=True)
+        table = {
+            "name": "x_people",
+            "meta": {"primary_key": "person_id"},
+            "columns": [*columns, {"name": "_loaded_at"}],
+        }
+        doc = {"sources": [{"name": "x", "tables": [table]}]}
+        (project / "models" / "staging" / "x" / "_x__sources.yml").write_text(yaml.safe_dump(doc))
+        return project
+
+    key = {"name": "person_id", "meta": {"required": True}}
+    ok = contract(key, {"name": "region", "meta": {"aliases": ["State", "County"]}})
+    assert load_contract(ok)["x_people"].column("region").aliases == ("State", "County")
+    clash = {"name": "region", "meta": {"aliases": ["State", "Person ID"]}}
+    with pytest.raises(ValueError, match="alias 'Person ID' reads like column person_id"):
+        load_contract(contract(key, clash))
+    with pytest.raises(ValueError, match="primary key 'person_id' must be a column with"):
+        load_contract(contract({"name": "person_id"}))
 
 
 # --------------------------------------------------------------------------- rejections
@@ -215,33 +390,49 @@ def test_bad_rows_are_rejected_with_reasons_and_kept(tmp_path: Path, db: Path):
         o6,2024-03-01,1.5x,two
         ,2024-03-01,1.00,1
         o8,2024-03-01,,1.0
+        o9,,,
+        o10,2024-03-02,3.00,two
         """,
     )
     result = load("shop_orders", orders)
     assert result.exit_code == 0, result.output
-    assert "rows read 8, loaded 1, rejected 7" in result.output
+    assert "rows read 10, loaded 2, rejected 8" in result.output
     for line in [
-        "rejected 1 x bad_decimal:total_amount",
-        "rejected 1 x bad_decimal:total_amount; bad_integer:item_count",
-        "rejected 1 x bad_timestamp:order_at",
-        "rejected 1 x malformed_row",
-        "rejected 1 x missing_required:order_at",
-        "rejected 1 x missing_required:order_id",
-        "rejected 1 x missing_required:total_amount",
+        "rejected 2 x bad_decimal:total_amount\n",
+        "rejected 1 x bad_timestamp:order_at\n",
+        "rejected 1 x malformed_row\n",
+        "rejected 1 x missing_required:order_at\n",
+        "rejected 1 x missing_required:order_at; missing_required:total_amount\n",
+        "rejected 1 x missing_required:order_id\n",
+        "rejected 1 x missing_required:total_amount\n",
+        # an optional value that does not read rejects nothing: the row lands without it
+        "item_count: 1 value could not be read (bad_integer), kept as NULL\n",
     ]:
         assert line in result.output
-    assert query(db, "select order_id, order_at, total_amount from raw.shop_orders") == [
-        ("o1", "2024-03-01T09:00:00Z", "10.00")
+    assert "2 rows were appended to raw.shop_orders" in result.output
+    assert "8 rejected, 1 unreadable value kept as NULL" in result.output
+    assert query(
+        db, "select order_id, order_at, total_amount, item_count from raw.shop_orders order by 1"
+    ) == [
+        ("o1", "2024-03-01T09:00:00Z", "10.00", "1"),
+        ("o10", "2024-03-02T00:00:00Z", "3.00", None),
     ]
     stored = rejections(db)
     assert [(r[2], r[3]) for r in stored] == [
         (2, "missing_required:order_at"),
         (3, "bad_decimal:total_amount"),
         (4, "bad_timestamp:order_at"),
-        (5, "bad_decimal:total_amount; bad_integer:item_count"),
+        # the unreadable item_count of a rejected row is in its raw_row, not in the reason
+        (5, "bad_decimal:total_amount"),
         (6, "missing_required:order_id"),
         (7, "missing_required:total_amount"),
+        (8, "missing_required:order_at; missing_required:total_amount"),
         (None, "malformed_row"),
+    ]
+    assert json.loads(stored[3][4])["item_count"] == "two"
+    # only loaded rows have value issues
+    assert value_issues(db) == [
+        ("shop_orders", "orders.csv", 9, "o10", "item_count", "bad_integer", "two")
     ]
     assert {r[0] for r in stored} == {"shop_orders"} and {r[1] for r in stored} == {"orders.csv"}
     assert json.loads(stored[1][4]) == {
@@ -270,18 +461,25 @@ def test_bad_json_and_counts_reconcile(tmp_path: Path, db: Path):
     )
     report = load_files("web_events", [events])
     (file,) = report.files
-    assert (file.rows_read, file.rows_loaded, file.rows_rejected) == (4, 2, 2)
+    assert (file.rows_read, file.rows_loaded, file.rows_rejected) == (4, 3, 1)
     assert file.rows_read == file.rows_loaded + file.rows_rejected
-    assert file.rejections == {"bad_json:properties": 1, "missing_required:event_type": 1}
+    assert file.rejections == {"missing_required:event_type": 1}
+    # the event is kept without its unreadable properties
+    assert file.value_issues == {("properties", "bad_json"): 1}
+    assert report.values_unread == 1
     assert query(db, "select event_id, event_at, properties from raw.web_events order by 1") == [
         ("e1", "2024-05-01T10:00:00Z", '{"product_id": "p1"}'),
+        ("e2", "2024-05-01T10:00:01Z", None),
         ("e4", "2024-05-01T10:00:03Z", None),
     ]
     assert query(db, "select reason, count(*) from raw.load_rejections group by 1 order by 1") == [
-        ("bad_json:properties", 1),
         ("missing_required:event_type", 1),
     ]
-    assert query(db, "select distinct load_id from raw.load_rejections") == [(report.load_id,)]
+    assert value_issues(db) == [
+        ("web_events", "events.csv", 2, "e2", "properties", "bad_json", "{not json")
+    ]
+    for t in ("load_rejections", "load_value_issues"):
+        assert query(db, f"select distinct load_id from raw.{t}") == [(report.load_id,)]
 
 
 # --------------------------------------------------------------------------- options
@@ -294,7 +492,7 @@ def test_decimal_comma_delimiter_and_currency(tmp_path: Path, db: Path):
         order_id;order_at;total_amount;discount_amount
         1;2024-01-01;12,50;0,5
         2;2024-01-01;1.234,50 €;
-        3;2024-01-01;-EUR 3;
+        3;2024-01-01;-EUR 3;0,75
         """,
     )
     result = load("shop_orders", orders, "--decimal-comma", "--currency", "EUR")
@@ -305,15 +503,18 @@ def test_decimal_comma_delimiter_and_currency(tmp_path: Path, db: Path):
     ) == [
         ("1", "12.50", "0.5", "EUR"),
         ("2", "1234.50", None, "EUR"),
-        ("3", "-3", None, "EUR"),
+        ("3", "-3", "0.75", "EUR"),
     ]
-    # without --decimal-comma, 12,50 is not silently read as 1250
+    # without --decimal-comma, 12,50 is not silently read as 1250: the total is required
+    # (the row is rejected), the discount optional (the row lands without it)
     result = load("shop_orders", orders, "--replace")
     assert result.exit_code == 0, result.output
     assert "rows read 3, loaded 1, rejected 2" in result.output
-    assert "rejected 1 x bad_decimal:total_amount\n" in result.output
-    assert "rejected 1 x bad_decimal:total_amount; bad_decimal:discount_amount\n" in result.output
-    assert query(db, "select order_id, total_amount from raw.shop_orders") == [("3", "-3")]
+    assert "rejected 2 x bad_decimal:total_amount\n" in result.output
+    assert "discount_amount: 1 value could not be read (bad_decimal), kept as NULL" in result.output
+    assert query(db, "select order_id, total_amount, discount_amount from raw.shop_orders") == [
+        ("3", "-3", None)
+    ]
 
 
 def test_append_by_default_and_replace(tmp_path: Path, db: Path):
@@ -542,5 +743,6 @@ def test_help_explains_the_command():
         "--decimal-comma",
         "--replace",
         "raw.load_rejections",
+        "raw.load_value_issues",
     ]:
         assert text in result.output

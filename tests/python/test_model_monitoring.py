@@ -350,3 +350,50 @@ def test_a_realized_roc_auc_well_below_validation_warns(monitoring) -> None:
     assert row["status"] == "warn" and "below the validation" in row["note"]
     (row,) = monitoring.realized_roc_auc(*args, {"v1": 0.78})
     assert row["status"] == "ok"
+
+
+def test_the_calendar_does_not_fail_monitoring_but_drift_still_does(monitoring) -> None:
+    """A calendar feature is compared with its reference aged by the gap; young data warns only."""
+    reference = {
+        "features": {"tenure_days": {"edges": [100.0], "shares": [0.5, 0.5, 0.0]}},
+        "score": {"edges": [0.5], "shares": [0.5, 0.5, 0.0]},
+    }
+    people = [f"p{i}" for i in range(8)]
+    scores = pd.DataFrame({"person_id": people, "score": [0.1, 0.2, 0.3, 0.4] + [0.9] * 4})
+    scores["model_version"] = "purchase-xgboost-abc"
+    # the reference population, 60 days older: half below 160 days, half above
+    features = pd.DataFrame({"person_id": people, "tenure_days": [120, 130, 140, 150] + [900] * 4})
+    champion = pd.Series({**champion_row(reference), "validation_date": dt.date(2026, 8, 1)})
+    today = dt.date(2026, 9, 30)  # 60 days after the reference date
+    settings = {
+        "psi_warn": 0.1,
+        "psi_fail": 0.25,
+        "psi_epsilon": 1e-4,
+        "excluded_features": set(),
+        "calendar_features": {"tenure_days"},
+        "young_history_days": 365,
+    }
+
+    def rows(feats, scrs, **over):
+        out = monitoring.population_stability(champion, scrs, feats, {**settings, **over}, today)
+        return {r["subject"]: r for r in out}
+
+    aged = rows(features, scores)
+    assert aged["tenure_days"]["value"] == pytest.approx(0.0)
+    assert (
+        aged["tenure_days"]["status"] == "ok" and "aged by 60 days" in aged["tenure_days"]["note"]
+    )
+    # not aged (not a calendar feature), the same people look like a population shift
+    plain = rows(features, scores, calendar_features=set())
+    assert plain["tenure_days"]["status"] == "fail"
+
+    # a broken calendar feature (all null) and a drifting score still fail on mature data
+    shifted = scores.assign(score=0.9)
+    broken = rows(features.assign(tenure_days=np.nan), shifted)
+    assert broken["tenure_days"]["status"] == "fail" and broken["score"]["status"] == "fail"
+
+    # young data (it begins 300 - 60 = 240 days before the reference date): warns only, says why
+    young_features = features.assign(tenure_days=[120, 130, 140, 150] + [300] * 4)
+    young = rows(young_features, shifted)
+    assert young["score"]["status"] == "warn" and "young history" in young["score"]["note"]
+    assert monitoring.calendar_gap_days(champion, None) == 0

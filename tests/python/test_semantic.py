@@ -66,7 +66,7 @@ def mf(built_world, tmp_path_factory) -> dict[str, MfRun]:
     assert MF.exists(), f"the MetricFlow CLI is not installed at {MF} (dbt-metricflow)"
     res = runner.invoke_dbt(["parse", "--log-level", "none"], target="ci")
     assert res.success, res.exception
-    manifest = json.loads((PROJECT_DIR / "target" / "semantic_manifest.json").read_text())
+    manifest = json.loads((runner.target_dir() / "semantic_manifest.json").read_text())
     relations = {m["node_relation"]["database"] for m in manifest["semantic_models"]}
     assert relations == {built_world.warehouse.stem}, relations  # the file mf will read
 

@@ -4,6 +4,10 @@ in a subprocess on a free 127.0.0.1 port (uvicorn, httptools, uvloop), httpx as 
 The marts are the truth every answer is compared with (SQL on the warehouse).
 Snapshot edge cases (missing or empty marts, a partial build, a failure
 halfway, shared e-mails, pruning) use small real DuckDB warehouses written here.
+
+No verdict depends on how loaded the machine is: a test waits for what it
+needs to have happened (`_wait_for`, with a deadline that only stops a hang),
+never for a fixed time, and no test asserts how fast something was.
 """
 
 from __future__ import annotations
@@ -17,7 +21,8 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections import Counter
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import quote
@@ -58,6 +63,16 @@ API_KEYS = f"templates:profiles:{PROFILES_SECRET};esp_jobs:profiles,audiences:{F
 FULL = {"Authorization": f"Bearer {FULL_SECRET}"}
 PROFILES_ONLY = {"X-API-Key": PROFILES_SECRET}
 UNKNOWN_EMAIL = "nobody-at-all@example.invalid"
+LOAD_TEST_KINDS = {"email", "person_id", "unknown", "audience"}
+ANSWERED: Counter = Counter()  # answers the module's `client` got: each one is an access line
+
+
+def _wait_for(condition: Callable[[], bool], what: str, seconds: float = 60.0) -> None:
+    """Poll until `condition()` holds; the deadline only stops a test that would hang."""
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < deadline, f"not true after {seconds:g} s: {what}"
+        time.sleep(0.02)
 
 
 # --------------------------------------------------------------------------- fixtures
@@ -103,12 +118,16 @@ def server(serving_dir, tmp_path_factory) -> Iterator[Server]:
     running = _start_server(serving_dir, tmp_path_factory.mktemp("server-logs"), env)
     yield running
     running.process.terminate()
-    running.process.wait(timeout=15)
+    running.process.wait(timeout=60)
 
 
 @pytest.fixture(scope="module")
 def client(server) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=server.url, headers=FULL, timeout=30) as http:
+    def count(response: httpx.Response) -> None:
+        ANSWERED["client"] += 1
+
+    hooks = {"response": [count]}
+    with httpx.Client(base_url=server.url, headers=FULL, timeout=30, event_hooks=hooks) as http:
         yield http
 
 
@@ -660,11 +679,11 @@ def test_a_held_warehouse_write_lock_does_not_block_the_api(
             text=True,
         )
         assert probe.returncode != 0 and "lock" in probe.stderr.lower()  # the file really is locked
-        started = time.perf_counter()
+        # Answered while the lock is held (a blocked server would never answer before the
+        # rollback below: the client would time out); how fast is not the question.
         for key in (UNKNOWN_EMAIL, "0" * 32):
             assert _profile(client, key).status_code == 200
         assert client.get("/health").status_code == 200
-        assert time.perf_counter() - started < 5
         before = read_current_name(serving_dir)
         publish = subprocess.run(
             [sys.executable, "-m", "mailroom.cli", "snapshot",
@@ -684,7 +703,7 @@ def test_republishing_under_load_switches_without_errors(
 ) -> None:
     before = httpx.get(f"{server.url}/health").json()["snapshot"]["snapshot_id"]
     stop = threading.Event()
-    outcomes: list[tuple[int | str, str, bool]] = []
+    outcomes: list[tuple[int, int | str, str, bool]] = []  # thread, status, snapshot, right
 
     def hammer(seed: int) -> None:
         rng = random.Random(seed)
@@ -698,34 +717,42 @@ def test_republishing_under_load_switches_without_errors(
                     found = answer.json()["found"]
                     outcomes.append(
                         (
+                            seed,
                             answer.status_code,
                             answer.headers["X-Mailroom-Snapshot"],
                             found == (key != UNKNOWN_EMAIL),
                         )
                     )
                 except (httpx.HTTPError, ValueError, KeyError) as exc:
-                    outcomes.append((type(exc).__name__, "", False))
+                    outcomes.append((seed, type(exc).__name__, "", False))
+
+    def every_thread_served(snapshot_id: str) -> bool:
+        """Every thread has had an answer from this snapshot (or something went wrong)."""
+        seen = list(outcomes)
+        wrong = any(status != 200 or not right for _, status, _, right in seen)
+        return wrong or {t for t, _, s, _ in seen if s == snapshot_id} == set(range(len(threads)))
 
     threads = [threading.Thread(target=hammer, args=(i,)) for i in range(4)]
     for thread in threads:
         thread.start()
     try:
-        time.sleep(0.3)
+        # Waits on what happened, never on the clock: every thread is answered from the old
+        # snapshot before the publish; after it, every thread is answered from the new one,
+        # so every request still to come starts after the switch (the server switches once
+        # per request, for good) and the last answers are all from the new snapshot.
+        _wait_for(lambda: every_thread_served(before), "every thread served the old snapshot")
         published = publish_snapshot(built_world.warehouse, serving_dir)
         after = read_snapshot_meta(published)["snapshot_id"]
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline and not any(s == after for _, s, _ in outcomes[-20:]):
-            time.sleep(0.05)
-        time.sleep(0.3)
+        _wait_for(lambda: every_thread_served(after), "every thread served the new snapshot")
     finally:
         stop.set()
         for thread in threads:
             thread.join()
     assert after != before
-    assert outcomes and all(status == 200 and right for status, _, right in outcomes), {
-        o for o in outcomes if o[0] != 200 or not o[2]
+    assert outcomes and all(status == 200 and right for _, status, _, right in outcomes), {
+        o for o in outcomes if o[1] != 200 or not o[3]
     }
-    served = [s for _, s, _ in outcomes]
+    served = [s for _, _, s, _ in outcomes]
     assert served[0] == before and served[-1] == after
     assert set(served) == {before, after}
     assert httpx.get(f"{server.url}/health").json()["snapshot"]["snapshot_id"] == after
@@ -752,36 +779,61 @@ def test_an_audience_walk_stays_on_its_snapshot(built_world, client, serving_dir
 
 
 def test_the_load_test_runs_and_reports(server, serving_dir) -> None:
-    result = run_load_test(
-        url=server.url,
-        serving_dir=serving_dir,
-        clients=4,
-        duration=1.0,
-        warmup=0.2,
-        api_key=FULL_SECRET,
-    )
-    assert result.requests > 20 and result.requests_per_second > 0
-    assert result.errors == 0, result.errors_by_kind
-    lat = result.latency_ms
-    assert 0 < lat["p50"] <= lat["p90"] <= lat["p99"] <= lat["max"]
-    assert set(result.requests_by_kind) == {"email", "person_id", "unknown", "audience"}
-    assert sum(result.requests_by_kind.values()) == result.requests
-    assert set(result.statuses) == {"200"}
-    assert json.dumps(result.to_dict())
+    # How many requests fit in a second depends on the machine's load, so no count is
+    # asserted: runs are repeated (a loaded machine needs more) until every kind of request
+    # has been measured.
+    kinds: set[str] = set()
+    deadline = time.monotonic() + 120
+    while kinds != LOAD_TEST_KINDS:
+        assert time.monotonic() < deadline, f"kinds measured in 120 s: {sorted(kinds)}"
+        result = run_load_test(
+            url=server.url,
+            serving_dir=serving_dir,
+            clients=4,
+            duration=1.0,
+            warmup=0.2,
+            api_key=FULL_SECRET,
+        )
+        assert result.errors == 0, result.errors_by_kind
+        assert set(result.requests_by_kind) <= LOAD_TEST_KINDS
+        assert sum(result.requests_by_kind.values()) == result.requests
+        assert json.dumps(result.to_dict())
+        if result.requests:
+            lat = result.latency_ms
+            assert 0 < lat["p50"] <= lat["p90"] <= lat["p99"] <= lat["max"]
+            assert set(result.statuses) == {"200"} and result.requests_per_second > 0
+        kinds |= set(result.requests_by_kind)
 
 
 def test_the_server_logs_hold_no_personal_data(built_world, server) -> None:
     """After all the traffic above: no e-mail or person_id (of anyone) in stdout or stderr."""
-    time.sleep(0.2)
-    text = "\n".join(path.read_text(errors="replace") for path in server.log_files)
-    access = [line for line in text.splitlines() if "mailroom.serve.access" in line]
-    assert len(access) > 500
-    assert any("GET /v1/profiles/{key} 200" in line and "key=esp_jobs" in line for line in access)
-    assert any(
-        "/v1/audiences/{audience_id} 403" in line and "key=templates" in line for line in access
-    )
-    assert any("GET unmatched 404" in line for line in access)
-    assert any("GET /openapi.json 200" in line for line in access)
+    expected = {
+        "a profile answered for esp_jobs": lambda line: (
+            "GET /v1/profiles/{key} 200" in line and "key=esp_jobs" in line
+        ),
+        "an audience refused to templates": lambda line: (
+            "/v1/audiences/{audience_id} 403" in line and "key=templates" in line
+        ),
+        "an unmatched path": lambda line: "GET unmatched 404" in line,
+        "the OpenAPI document": lambda line: "GET /openapi.json 200" in line,
+    }
+
+    def logged() -> tuple[str, list[str]]:
+        text = "\n".join(path.read_text(errors="replace") for path in server.log_files)
+        return text, [line for line in text.splitlines() if "mailroom.serve.access" in line]
+
+    def complete() -> bool:
+        _, access = logged()
+        return len(access) >= ANSWERED["client"] and all(
+            any(check(line) for line in access) for check in expected.values()
+        )
+
+    # A line is written once its answer has gone out: wait until the lines are there.
+    _wait_for(complete, "the access lines of the traffic above")
+    text, access = logged()
+    assert ANSWERED["client"] > 100 and len(access) >= ANSWERED["client"]
+    for what, check in expected.items():
+        assert any(check(line) for line in access), what
     people = _one(built_world, "select person_id, email from marts.dim_customers")
     erased = _one(built_world, "select email from marts.sync_esp__deletions")
     identifiers = {p for p, _ in people} | {e for _, e in people if e} | {e for (e,) in erased}
@@ -854,10 +906,7 @@ def test_an_unhandled_error_is_a_json_500_without_data(serving_dir, caplog) -> N
 
 
 def _wait_started(server) -> None:
-    deadline = time.monotonic() + 20
-    while not server.started:
-        assert time.monotonic() < deadline, "uvicorn did not start"
-        time.sleep(0.05)
+    _wait_for(lambda: server.started, "uvicorn started")
 
 
 # --------------------------------------------------------------------------- snapshot edge cases

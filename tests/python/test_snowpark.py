@@ -24,7 +24,7 @@ import duckdb
 import pandas as pd
 import pytest
 
-from mailroom import PROJECT_DIR
+from mailroom import PROJECT_DIR, runner
 
 PYTHON_MODELS = sorted((PROJECT_DIR / "python_models").rglob("*.py"))
 # wall-clock stamps of when a model ran
@@ -98,7 +98,7 @@ class FakeDbt:
 
 
 def manifest_node(name: str) -> dict:
-    manifest = json.loads((PROJECT_DIR / "target" / "manifest.json").read_text())
+    manifest = json.loads((runner.target_dir() / "manifest.json").read_text())
     return manifest["nodes"][f"model.mailroom.{name}"]
 
 

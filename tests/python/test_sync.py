@@ -4,6 +4,12 @@ The servers (tests/python/esp_servers.py) speak real HTTP on 127.0.0.1 and
 record what they applied, so every test can check that each changed row
 landed exactly once, nothing was lost, and a second run on unchanged data
 makes no request at all.
+
+No verdict depends on how fast the machine is: the fakes decide every fault
+themselves (a held request is never answered, so the client's timeout always
+fires; a dropped connection is dropped before or after applying, as asked),
+an ordinary answer has seconds to arrive, and a test waits for a condition
+(`wait_for`), never for a fixed time.
 """
 
 from __future__ import annotations
@@ -15,7 +21,9 @@ import logging
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from pathlib import Path
 
 import duckdb
@@ -33,7 +41,7 @@ from mailroom.sync.config import (
     MailchimpSettings,
     SyncConfig,
 )
-from mailroom.sync.http import RetryingClient, retry_after_seconds, sanitize
+from mailroom.sync.http import DeliveryError, RetryingClient, retry_after_seconds, sanitize
 from mailroom.sync.mailchimp import merge_tags
 from mailroom.sync.report import print_report
 from mailroom.sync.source import membership_key
@@ -44,13 +52,18 @@ from esp_servers import FakeKlaviyo, FakeMailchimp, subscriber_hash
 KLAVIYO_KEY = "pk_test"
 MAILCHIMP_KEY = "abc123-us6"
 LIST_ID = "list1"
+# Fast retries, but an ordinary answer has all the time a loaded machine needs: a client
+# timeout on it would resend a request the fake applied, and the exactly-once checks fail.
 FAST_HTTP = HttpSettings(
-    timeout_seconds=0.5,
+    timeout_seconds=10,
     max_attempts=8,
     max_rate_limited=40,
     base_delay_seconds=0.002,
     max_delay_seconds=0.02,
 )
+# For the tests whose fake holds requests (`timeout_next`): each held request costs the
+# client this long, and ends in a timeout however loaded the machine (it is never answered).
+HOLD_HTTP = replace(FAST_HTTP, timeout_seconds=2)
 
 PROFILE_SQL = """
 create or replace table marts.sync_esp__profiles as
@@ -167,7 +180,9 @@ def klaviyo_cfg(
     ).validate()
 
 
-def mailchimp_cfg(wh: Warehouse, server: FakeMailchimp, **mailchimp) -> SyncConfig:
+def mailchimp_cfg(
+    wh: Warehouse, server: FakeMailchimp, http: HttpSettings = FAST_HTTP, **mailchimp
+) -> SyncConfig:
     settings = {
         "api_key": MAILCHIMP_KEY,
         "list_id": LIST_ID,
@@ -178,7 +193,7 @@ def mailchimp_cfg(wh: Warehouse, server: FakeMailchimp, **mailchimp) -> SyncConf
     return SyncConfig(
         destination="mailchimp",
         warehouse=wh.path,
-        http=FAST_HTTP,
+        http=http,
         mailchimp=MailchimpSettings(**settings),
     ).validate()
 
@@ -217,6 +232,14 @@ def assert_forgotten(wh: Warehouse, erased: list[str]) -> None:
         [keys],
     )
     assert audit == [("deletions", "delete", "acknowledged", None)] * len(erased)
+
+
+def wait_for(condition: Callable[[], bool], seconds: float = 60.0) -> None:
+    """Poll until `condition()` holds; the deadline only stops a test that would hang."""
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < deadline, f"not true after {seconds:g} s"
+        time.sleep(0.01)
 
 
 def imported_once(server: FakeKlaviyo, emails: list[str]) -> None:
@@ -272,17 +295,20 @@ def test_klaviyo_first_run_delivers_each_profile_once_then_nothing(
     assert_no_personal_data(wh, capsys.readouterr().out, caplog.text)
 
 
-def test_klaviyo_survives_rate_limit_storm_5xx_and_timeout(wh: Warehouse) -> None:
+def test_klaviyo_survives_rate_limit_storm_5xx_and_a_dropped_connection(wh: Warehouse) -> None:
     with FakeKlaviyo() as k:
         k.rate_limit_storm(3, retry_after="0.2")
         k.fail_next([500, 502, 503, 504])
-        k.timeout_next(1, seconds=0.9, methods=("POST",))  # past the 0.5 s client timeout
+        k.disconnect_next(1, methods=("POST",))  # closed unanswered, before it is applied
         k.random_errors(0.15)
         report = run_sync(klaviyo_cfg(wh, k))
-        assert k.faults_served[429] == 3 and k.faults_served["timeout"] == 1
-        assert k.retry_after_violations == 0  # no request before the announced time
+        assert k.faults_served[429] == 3 and k.faults_served["disconnect"] == 1
+        assert k.retry_after_violations == 0  # no retry before its announced time
         assert sum(k.faults_served[s] for s in (500, 502, 503)) >= 3
-        imported_once(k, wh.emails())  # the timed-out request was not applied; the retry was
+        # An import job is created by every POST: the dropped request was not applied, so
+        # exactly one import of each profile is what must have happened.
+        imported_once(k, wh.emails())
+        assert report.http_retries >= sum(k.faults_served.values()) + k.rate_limit_enforced
         assert report.streams["profiles"].created == 300 and report.status == "succeeded"
         assert_reconciled(report)
         k.clear_faults()
@@ -421,7 +447,7 @@ def test_a_rejected_erasure_fails_and_is_sent_again(tmp_path: Path) -> None:
 
 def test_retry_after_beyond_the_cap_fails_the_rows_without_resending(tmp_path: Path) -> None:
     wh = build_marts(tmp_path / "small.duckdb", n=20)
-    capped = HttpSettings(timeout_seconds=5, max_retry_after_seconds=1)
+    capped = HttpSettings(timeout_seconds=10, max_retry_after_seconds=1)
     with FakeKlaviyo() as k:
         k.rate_limit_storm(1, retry_after="5")
         report = run_sync(klaviyo_cfg(wh, k, http=capped, batch_size=5))
@@ -503,7 +529,7 @@ def test_mass_delete_guard_refuses_but_lets_erasures_through(
         )
         config = tmp_path / "sync.yml"
         config.write_text(
-            "http: {timeout_seconds: 5, base_delay_seconds: 0.002, max_delay_seconds: 0.02}\n"
+            "http: {timeout_seconds: 10, base_delay_seconds: 0.002, max_delay_seconds: 0.02}\n"
             "klaviyo: {poll_interval_seconds: 0.001}\n"
         )
         monkeypatch.setenv("WAREHOUSE_PATH", str(wh.path))
@@ -589,7 +615,7 @@ from pathlib import Path
 from mailroom.sync import run_sync
 from mailroom.sync.config import HttpSettings, KlaviyoSettings, SyncConfig
 cfg = SyncConfig(
-    destination="klaviyo", warehouse=Path(sys.argv[1]), http=HttpSettings(timeout_seconds=2),
+    destination="klaviyo", warehouse=Path(sys.argv[1]), http=HttpSettings(timeout_seconds=10),
     klaviyo=KlaviyoSettings(api_key="pk_test", base_url=sys.argv[2], batch_size=40,
                             poll_interval_seconds=0.001),
 )
@@ -740,26 +766,54 @@ def test_mailchimp_members_merge_fields_tags_and_concurrency(wh: Warehouse, capl
     assert_no_personal_data(wh, caplog.text)
 
 
-def test_mailchimp_survives_faults_and_isolates_an_invalid_member(wh: Warehouse, caplog) -> None:
+def test_mailchimp_survives_faults_and_isolates_an_invalid_member(
+    wh: Warehouse, tmp_path: Path, caplog, capsys
+) -> None:
     caplog.set_level(logging.DEBUG, logger="mailroom.sync")
-    wh.sql("update marts.sync_esp__profiles set email = 'not-an-email' where person_id = 'p40'")
-    wh.sql(
-        "update marts.sync_esp__audience_memberships set email = 'not-an-email' where person_id = 'p40'"
-    )
+    reference = build_marts(tmp_path / "reference.duckdb")
+    for w in (wh, reference):
+        w.sql("update marts.sync_esp__profiles set email = 'not-an-email' where person_id = 'p40'")
+        w.sql(
+            "update marts.sync_esp__audience_memberships set email = 'not-an-email' "
+            "where person_id = 'p40'"
+        )
+    with FakeMailchimp(latency=0) as clean:  # the same rows, no fault: what Mailchimp must hold
+        assert run_sync(mailchimp_cfg(reference, clean)).exit_code == 0
+    held = ["person00008@example.com", "person00009@example.com"]
+    lost = "person00007@example.com"
+    tagged = subscriber_hash("person00010@example.com")  # vip and winback
     with FakeMailchimp() as m:
         m.rate_limit_storm(4, retry_after="0.2", methods=("PUT",))  # hits the 10 workers
         m.fail_next([500, 502, 503, 504])
-        m.timeout_next(2, seconds=0.9, methods=("PUT",))
+        for email in held:  # never answered, never applied: the client times out and retries
+            m.timeout_next(1, methods=("PUT",), where=subscriber_hash(email))
+        m.lose_answer_next(1, methods=("PUT",), where=subscriber_hash(lost))  # applied, then cut
+        m.disconnect_next(1, methods=("POST",), where=f"{tagged}/tags")  # cut, not applied
         m.random_errors(0.05)
-        report = run_sync(mailchimp_cfg(wh, m))
+        report = run_sync(mailchimp_cfg(wh, m, http=HOLD_HTTP))
+        print_report(report)
+        # A PUT is an idempotent upsert and a tag POST sets a status: after a timeout or a
+        # lost answer the retry may apply the request again, which the protocol allows. What
+        # it guarantees: every member created once, ending with exactly the fields and tags of
+        # its latest row, as if nothing had failed.
         good = [e for e in wh.emails() if e != "not-an-email"]
-        assert {m.applied[("upsert", e)] for e in good} == {1}
-        assert all(v == 1 for key, v in m.applied.items() if key[0] == "tag")
+        assert all(m.applied[("upsert", e)] >= 1 for e in good)
+        assert m.applied[("upsert", lost)] >= 2  # applied, its answer lost, applied again
+        assert set(m.created) == set(good) and set(m.created.values()) == {1}
+        assert m.members == clean.members
         p, a = report.streams["profiles"], report.streams["audience_memberships"]
         assert (p.created, p.invalid, p.failed) == (299, 1, 0)
         assert (a.created, a.skipped) == (208, 2)  # its two memberships wait for a member
         assert m.faults_served[429] == 4 and m.faults_served["timeout"] == 2
-        assert m.retry_after_violations == 0  # no request sent before the announced time
+        assert m.faults_served["lost"] == m.faults_served["disconnect"] == 1
+        assert m.retry_after_violations == 0  # no retry sent before its announced time
+        # Every request the client gave up on is in the report: the two held ones at least
+        # (more only if an ordinary answer took over HOLD_HTTP's timeout, which is allowed).
+        wait_for(lambda: m.abandoned == 2)
+        assert report.http_timeouts >= m.abandoned
+        assert report.http_retries >= sum(m.faults_served.values()) + m.rate_limit_enforced
+        said = " ".join(capsys.readouterr().out.split())
+        assert f"({report.http_retries:,} retries, {report.http_timeouts:,} timed out)" in said
         assert_reconciled(report)
         error = wh.sql("select error from sync_state.audit where status = 'invalid'")[0][0]
         assert error == "HTTP 400; Invalid Resource"  # never the detail that echoes the address
@@ -767,7 +821,24 @@ def test_mailchimp_survives_faults_and_isolates_an_invalid_member(wh: Warehouse,
         before = len(m.requests)
         run_sync(mailchimp_cfg(wh, m))
         assert len(m.requests) == before
-    assert_no_personal_data(wh, caplog.text)
+    assert_no_personal_data(wh, caplog.text, said)
+
+
+def test_a_held_request_times_out_unapplied_and_is_counted() -> None:
+    email = "held@example.com"
+    path = f"/3.0/lists/{LIST_ID}/members/{subscriber_hash(email)}"
+    body = {"email_address": email, "status_if_new": "subscribed", "merge_fields": {}}
+    with FakeMailchimp(latency=0) as m:
+        m.timeout_next(1, methods=("PUT",))
+        once = replace(HOLD_HTTP, max_attempts=1)
+        client = RetryingClient(m.base_url, once, auth=("mailroom", MAILCHIMP_KEY))
+        with pytest.raises(DeliveryError, match="timeout after 1 attempts"):
+            client.request("PUT", path, json=body)
+        assert (client.requests, client.retries, client.timeouts) == (1, 0, 1)
+        client.close()
+        # The server saw the client give up, and let the request go.
+        wait_for(lambda: m.abandoned == 1 and m.in_flight == 0)
+        assert m.faults_served["timeout"] == 1 and m.members == {} and not m.applied
 
 
 def test_mailchimp_update_archive_untag_and_erase(wh: Warehouse) -> None:
@@ -928,11 +999,13 @@ def test_a_429_pauses_every_thread_of_the_client() -> None:
         path = f"/3.0/lists/{LIST_ID}/merge-fields"
         with ThreadPoolExecutor(2) as pool:
             first = pool.submit(client.request, "GET", path)
-            time.sleep(0.15)  # the first thread has its 429 by now (past the fake's grace)
+            wait_for(lambda: client.paused_until > 0)  # the first thread has read its 429
             second = pool.submit(client.request, "GET", path)
             assert first.result().status_code == second.result().status_code == 200
         client.close()
-        # The second thread waited out the first one's Retry-After before sending.
+        # The second thread waited out the first one's Retry-After before sending: the client
+        # paused after the server announced the 429, so its pause ends after the server's
+        # window, and no request of either thread came too early.
         assert m.faults_served[429] == 1 and m.rate_limit_enforced == 0
         assert m.retry_after_violations == 0 and len(m.requests) == 3
 

@@ -64,3 +64,17 @@ def test_the_strict_loader_catches_a_repeated_key() -> None:
         assert "repeated key 'config'" in str(error)
     else:
         raise AssertionError("a repeated key was accepted")
+
+
+def test_duckdb_memory_limit_has_one_default() -> None:
+    """profiles.yml's DuckDB memory_limit default is the one mailroom.warehouse uses."""
+    from mailroom.warehouse import DEFAULT_MEMORY_LIMIT, MEMORY_LIMIT_VAR
+
+    text = (PROJECT_DIR / "profiles.yml").read_text()
+    limits = [line.strip() for line in text.splitlines() if "memory_limit:" in line]
+    assert len(limits) >= 2
+    expected = (
+        f"memory_limit: \"{{{{ env_var('{MEMORY_LIMIT_VAR}', '{DEFAULT_MEMORY_LIMIT}') }}}}\""
+    )
+    assert all(line == expected for line in limits), limits
+    assert int(DEFAULT_MEMORY_LIMIT.rstrip("%")) <= 50  # room for the Python models and the OS

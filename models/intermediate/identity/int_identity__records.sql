@@ -1,6 +1,9 @@
 {#- One row per person-bearing source record: the nodes of the identity graph.
     Guest orders are nodes; an account's orders are not (they belong to the
-    account, see int_identity__record_identifiers). The node label orders
+    account, see int_identity__record_identifiers). Every customer id is an
+    account: one that the orders name but shop_customers lacks (a bare
+    transaction log has no customer file) is a node too, with the contact
+    details of its latest order and its first order as its creation. The node label orders
     records by source priority so that a cluster is named after its most
     durable record (a CRM contact outlives a guest order). -#}
 with
@@ -25,6 +28,17 @@ web_events as (
     select * from {{ ref('stg_web__events') }}
 ),
 
+account_orders as (
+    -- what an account's orders say of it: the earliest evidence of the customer
+    select
+        customer_id,
+        min(ordered_at) as first_ordered_at,
+        max(coalesce(updated_at, ordered_at)) as last_updated_at
+    from shop_orders
+    where customer_id is not null
+    group by 1
+),
+
 latest_account_orders as (
     -- an account has no address of its own: its latest order ships somewhere
     select
@@ -36,6 +50,29 @@ latest_account_orders as (
     from shop_orders
     where customer_id is not null and shipping_street is not null
     qualify row_number() over (partition by customer_id order by ordered_at desc, order_id desc) = 1
+),
+
+order_only_accounts as (
+    -- customer ids that only the orders know, with their latest order's contact details
+    select
+        shop_orders.customer_id,
+        shop_orders.email,
+        shop_orders.email_match_key,
+        shop_orders.phone_e164,
+        shop_orders.shipping_first_name as first_name,
+        shop_orders.shipping_last_name as last_name,
+        shop_orders.shipping_street as street,
+        shop_orders.shipping_postcode as postcode,
+        shop_orders.shipping_city as city,
+        shop_orders.shipping_country_code as country_code
+    from shop_orders
+    left join shop_customers
+        on shop_orders.customer_id = shop_customers.customer_id
+    where shop_orders.customer_id is not null and shop_customers.customer_id is null
+    qualify row_number() over (
+        partition by shop_orders.customer_id
+        order by shop_orders.ordered_at desc, shop_orders.order_id desc
+    ) = 1
 ),
 
 web_visitors as (
@@ -94,11 +131,36 @@ unioned as (
         latest_account_orders.shipping_city as city,
         coalesce(shop_customers.country_code, latest_account_orders.shipping_country_code) as country_code,
         cast(null as date) as birth_date,
-        shop_customers.created_at,
-        shop_customers.updated_at
+        -- an export without sign-up dates still knows the customer from the first order
+        coalesce(shop_customers.created_at, account_orders.first_ordered_at) as created_at,
+        coalesce(shop_customers.updated_at, account_orders.last_updated_at) as updated_at
     from shop_customers
     left join latest_account_orders
         on shop_customers.customer_id = latest_account_orders.customer_id
+    left join account_orders
+        on shop_customers.customer_id = account_orders.customer_id
+
+    union all
+
+    select
+        'shop_customers' as source_table,
+        2 as source_priority,
+        order_only_accounts.customer_id as source_record_id,
+        order_only_accounts.email,
+        order_only_accounts.email_match_key,
+        order_only_accounts.phone_e164,
+        order_only_accounts.first_name,
+        order_only_accounts.last_name,
+        order_only_accounts.street,
+        order_only_accounts.postcode,
+        order_only_accounts.city,
+        order_only_accounts.country_code,
+        cast(null as date) as birth_date,
+        account_orders.first_ordered_at as created_at,
+        account_orders.last_updated_at as updated_at
+    from order_only_accounts
+    inner join account_orders
+        on order_only_accounts.customer_id = account_orders.customer_id
 
     union all
 

@@ -71,13 +71,18 @@ final as (
         ordered_at,
         -- when the warehouse could know the order: a completed order's row is
         -- its first version, loaded after it was placed; a reversed order's
-        -- row is the reversal's, so its first arrival is unknown: ordered_at
+        -- row is the reversal's, so its first arrival is unknown: ordered_at.
+        -- History (a backfill, is_history_load) is known when it happened.
         case
-            when status = 'completed' then {{ mailroom.greatest_of(['ordered_at', '_loaded_at']) }}
+            when status = 'completed' and not is_history_load
+                then {{ mailroom.greatest_of(['ordered_at', '_loaded_at']) }}
             else ordered_at
         end as known_at,
-        -- a cancelled or refunded order was reversed by its last update, known when loaded
+        -- a cancelled or refunded order was reversed by its last update, known
+        -- when loaded (history: at the update itself)
         case
+            when status <> 'completed' and is_history_load
+                then {{ mailroom.greatest_of(['updated_at', 'ordered_at']) }}
             when status <> 'completed'
                 then {{ mailroom.greatest_of(['updated_at', 'ordered_at', '_loaded_at']) }}
         end as reversed_at,

@@ -17,7 +17,9 @@ final as (
         first_name,
         last_name,
         street,
+        address_line_2,
         city,
+        region,
         postcode,
         country_code,
 

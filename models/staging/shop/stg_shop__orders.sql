@@ -4,6 +4,14 @@ base as (
     select * from {{ ref('base_shop__orders') }}
 ),
 
+loads as (
+    -- the table's first load is history (macro is_history_load)
+    select
+        *,
+        min(_loaded_at) over () as first_loaded_at
+    from base
+),
+
 final as (
     select
         -- ids
@@ -18,8 +26,10 @@ final as (
         shipping_first_name,
         shipping_last_name,
         shipping_street,
+        shipping_address_line_2,
         shipping_postcode,
         shipping_city,
+        shipping_region,
         shipping_country_code,
 
         -- order
@@ -32,11 +42,14 @@ final as (
         total_amount_reporting,
         discount_amount_reporting,
 
+        -- booleans
+        {{ mailroom.is_history_load('_loaded_at', 'first_loaded_at') }} as is_history_load,
+
         -- timestamps
         ordered_at,
         updated_at,
         _loaded_at
-    from base
+    from loads
     where quarantine_reason is null and version_rank = 1
 )
 

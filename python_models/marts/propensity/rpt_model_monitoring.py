@@ -19,6 +19,17 @@ Two checks (`check_name`):
   the score and the version's `monitoring_fail_top_features` most important
   features can reach `fail` (the rest warn at most). Features in
   `monitoring_excluded_features` keep their row with status `excluded`.
+  The calendar: the reference is the version's validation date, the current
+  population the scoring date, some days later. A calendar feature
+  (`monitoring_calendar_features`: the age of a relationship, such as
+  tenure_days) grows by that gap for everyone, so its reference bins are
+  aged by the gap before comparing: an unchanged population that got older
+  is stable, a broken feature still fails. And while the data is young (it
+  begins less than `monitoring_young_history_days` before the reference
+  date, the oldest tenure telling), the population itself drifts by
+  construction: every customer is new, windows are not yet full, the
+  population of a rule like churn's grows with the data. Then every PSI,
+  the score's included, warns at most, with a note saying so.
 - `realized_roc_auc`: for every model, version and scored as-of date D of
   fct_propensity_score_history whose label window has ended by the current
   scoring date (D + horizon <= as-of date), the ROC-AUC of the scores stored
@@ -140,16 +151,38 @@ def champions(versions: pd.DataFrame, scores: pd.DataFrame) -> pd.DataFrame:
     return versions.merge(used, on=["model_name", "model_version"]).drop_duplicates("model_name")
 
 
+def calendar_gap_days(champion: pd.Series, as_of_date) -> int:
+    """Days from the version's reference date (its validation date) to the scoring date."""
+    reference_date = champion.get("validation_date")
+    if as_of_date is None or reference_date is None or pd.isna(reference_date):
+        return 0
+    return max(0, (pd.Timestamp(as_of_date) - pd.Timestamp(reference_date)).days)
+
+
+def aged_edges(edges: list[float], gap_days: int) -> list[float]:
+    """Bin edges of a calendar feature moved on by the days between reference and today.
+
+    A relationship's age (tenure, days since the first order) grows by the gap
+    for everyone: the reference population, aged, is what an unchanged
+    population looks like today.
+    """
+    return [float(e) + gap_days for e in edges]
+
+
 def population_stability(
     champion: pd.Series,
     scores: pd.DataFrame,
     features: pd.DataFrame,
     settings: dict,
+    as_of_date=None,
 ) -> list[dict]:
     """PSI rows of one model: every feature of its training reference, then the score.
 
     `scores`: the model's rows of fct_propensity_scores (person_id, score,
-    model_version); `features`: int_customers__features.
+    model_version); `features`: int_customers__features; `as_of_date` the
+    scoring date. The calendar is taken into account (see the module
+    docstring): calendar features are compared with their reference aged by
+    the gap, and while the data is young every PSI warns at most.
     """
     model_name = champion["model_name"]
     reference = (json.loads(champion["artifact"]) or {}).get("reference") or {}
@@ -192,17 +225,33 @@ def population_stability(
     importance = json.loads(champion.get("feature_importance") or "[]")
     top = settings.get("fail_top_features", 10)
     failable = {i["feature"] for i in importance[:top]} | {SCORE_SUBJECT}
+    gap = calendar_gap_days(champion, as_of_date)
+    calendar = set(settings.get("calendar_features") or ())
+    # Days of data before the reference date: the oldest tenure today, less the gap.
+    tenure = pd.to_numeric(features.get("tenure_days", pd.Series(dtype="float64")), errors="coerce")
+    history_days = None if tenure.isna().all() else float(tenure.max()) - gap
+    young = history_days is not None and history_days < settings.get("young_history_days", 0)
     rows = []
     for name, bins, values in subjects:
         note = list(notes)
         if values is None:
             values = pd.Series(np.nan, index=people.index)
             note.append("missing from int_customers__features (counted as null)")
-        value = psi(bins["shares"], bin_shares(values, bins["edges"]), settings["psi_epsilon"])
+        edges = bins["edges"]
+        if name in calendar and gap:
+            edges = aged_edges(edges, gap)
+            note.append(f"reference aged by {gap} days (calendar feature)")
+        value = psi(bins["shares"], bin_shares(values, edges), settings["psi_epsilon"])
         status = psi_status(value, settings["psi_warn"], settings["psi_fail"])
         if status == "fail" and name not in failable:
             status = "warn"
             note.append(f"not among the model's {top} most important features: warns only")
+        if status == "fail" and young:
+            status = "warn"
+            note.append(
+                f"the data begins {history_days:.0f} days before the reference date (young history,"
+                f" < {settings['young_history_days']}): its population drifts by construction, warns only"
+            )
         if name in settings["excluded_features"]:
             status = "excluded"
             note.append("in monitoring_excluded_features")
@@ -367,7 +416,7 @@ def monitor(
     rows = []
     for _, champion in champions(versions, scores).iterrows():
         model_scores = scores[scores["model_name"] == champion["model_name"]]
-        rows.extend(population_stability(champion, model_scores, features, settings))
+        rows.extend(population_stability(champion, model_scores, features, settings, as_of_date))
     if as_of_date is not None and history is not None and len(history):
         validation_auc = dict(zip(versions["model_version"], versions["roc_auc"], strict=True))
         rows.extend(
@@ -399,6 +448,8 @@ def model(dbt, session):
     excluded = dbt.config.meta_get("monitoring_excluded_features")
     fail_top_features = dbt.config.meta_get("monitoring_fail_top_features")
     auc_drop_warn = dbt.config.meta_get("monitoring_auc_drop_warn")
+    calendar_features = dbt.config.meta_get("monitoring_calendar_features")
+    young_history_days = dbt.config.meta_get("monitoring_young_history_days")
     purchase_horizon_days = dbt.config.meta_get("purchase_horizon_days")
     churn_horizon_days = dbt.config.meta_get("churn_horizon_days")
     horizons = {"purchase": int(purchase_horizon_days), "churn": int(churn_horizon_days)}
@@ -409,6 +460,8 @@ def model(dbt, session):
         "excluded_features": set(excluded or []),
         "fail_top_features": int(10 if fail_top_features is None else fail_top_features),
         "auc_drop_warn": float(0.05 if auc_drop_warn is None else auc_drop_warn),
+        "calendar_features": set(calendar_features or []),
+        "young_history_days": int(young_history_days or 0),
         "horizons": horizons,
     }
     versions = to_pandas(
@@ -421,6 +474,7 @@ def model(dbt, session):
             "roc_auc",
             "feature_importance",
             "artifact",
+            "validation_date",
         ],
     )
     scores = to_pandas(

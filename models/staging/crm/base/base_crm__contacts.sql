@@ -20,7 +20,10 @@ renamed as (
         {{ mailroom.normalize_name('first_name') }} as first_name,
         {{ mailroom.normalize_name('last_name') }} as last_name,
         {{ mailroom.regex_replace_all("nullif(trim(street), '')", '[[:space:]]+', ' ') }} as street,
+        {{ mailroom.regex_replace_all("nullif(trim(address_line_2), '')", '[[:space:]]+', ' ') }} as address_line_2,
         {{ mailroom.normalize_name('city') }} as city,
+        -- kept as typed, not re-cased like city: regions are often codes (CA, NSW)
+        {{ mailroom.regex_replace_all("nullif(trim(region), '')", '[[:space:]]+', ' ') }} as region,
         upper({{ mailroom.regex_replace_all("nullif(trim(postcode), '')", '[[:space:]]+', ' ') }}) as postcode,
         {{ mailroom.country_code('country') }} as country_code,
 

@@ -11,7 +11,7 @@
     materialized='incremental',
     incremental_strategy='delete+insert',
     unique_key='_batch_key',
-    on_schema_change='fail',
+    on_schema_change='append_new_columns',
     post_hook="{{ mailroom.incremental_delete_removed(source('shop', 'shop_order_items'), 'order_item_id') }}",
 ) }}
 

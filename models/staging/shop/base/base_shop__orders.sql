@@ -13,7 +13,7 @@
     materialized='incremental',
     incremental_strategy='delete+insert',
     unique_key='_batch_key',
-    on_schema_change='fail',
+    on_schema_change='append_new_columns',
     post_hook="{{ mailroom.incremental_delete_removed(source('shop', 'shop_orders'), 'order_id') }}",
 ) }}
 
@@ -41,8 +41,11 @@ renamed as (
         {{ mailroom.normalize_name('shipping_first_name') }} as shipping_first_name,
         {{ mailroom.normalize_name('shipping_last_name') }} as shipping_last_name,
         nullif(trim(shipping_street), '') as shipping_street,
+        {{ mailroom.regex_replace_all("nullif(trim(shipping_address_line_2), '')", '[[:space:]]+', ' ') }} as shipping_address_line_2,
         upper(nullif(trim(shipping_postcode), '')) as shipping_postcode,
         {{ mailroom.normalize_name('shipping_city') }} as shipping_city,
+        -- kept as typed, not re-cased like the city: regions are often codes (CA, NSW)
+        {{ mailroom.regex_replace_all("nullif(trim(shipping_region), '')", '[[:space:]]+', ' ') }} as shipping_region,
         {{ mailroom.country_code('shipping_country') }} as shipping_country_code,
 
         -- order

@@ -10,7 +10,7 @@
     materialized='incremental',
     incremental_strategy='delete+insert',
     unique_key='_batch_key',
-    on_schema_change='fail',
+    on_schema_change='append_new_columns',
     post_hook="{{ mailroom.incremental_delete_removed(source('web', 'web_events'), 'event_id') }}",
 ) }}
 

@@ -1,0 +1,229 @@
+"""The jobs behind the command line, as plain functions.
+
+Every `mailroom` command is a thin wrapper around one of these; a command that
+composes others (`demo`) calls these functions, never another command. They
+print their progress and summaries, return what they produced, and raise
+`JobError` (with the exit code the command line should use) on failure.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+from mailroom import runner
+
+DEMO_AS_OF = dt.date(2026, 9, 30)
+DEMO_HISTORY_DAYS = 730
+
+
+class JobError(Exception):
+    """A job that could not be done; `exit_code` is what the command line exits with."""
+
+    def __init__(self, message: str, exit_code: int = 1) -> None:
+        super().__init__(message)
+        self.exit_code = exit_code
+
+
+def echo(text: str = "") -> None:
+    runner.console.print(text, highlight=False, markup=False)
+
+
+def generate(
+    people: int = 50_000,
+    seed: int = 42,
+    as_of: dt.date = DEMO_AS_OF,
+    history_days: int = DEMO_HISTORY_DAYS,
+    warehouse: Path | None = None,
+    truth_dir: Path = Path("data/truth"),
+    chunk_size: int = 25_000,
+    pending_days: int = 0,
+) -> dict[str, int]:
+    """Simulate the sample retailer into the raw schema (and its truth); rows written per table."""
+    from mailroom.generator import WorldConfig, generate_world
+
+    cfg = WorldConfig(
+        people=people, seed=seed, as_of=as_of, history_days=history_days, chunk_size=chunk_size
+    )
+    stats = generate_world(cfg, warehouse=warehouse, truth_dir=truth_dir, progress=True)
+    runner.print_counts("raw tables written", stats.raw_counts)
+    echo(f"truth written to {truth_dir}/ in {stats.seconds:.1f}s")
+    if pending_days:
+        from mailroom.generator import pending
+        from mailroom.warehouse import connect
+
+        with connect(warehouse) as con:
+            held = pending.hold_back(con, pending_days)
+        runner.print_counts(
+            f"held back in {pending.PENDING_SCHEMA} (the last {pending_days} days)", held
+        )
+    return stats.raw_counts
+
+
+def land(days: int = 1, warehouse: Path | None = None) -> dict[str, int]:
+    """Land the next `days` days of a sample world's held-back loads; rows landed per table."""
+    from mailroom.generator import pending
+    from mailroom.warehouse import connect
+
+    try:
+        with connect(warehouse) as con:
+            landed = pending.land(con, days)
+            as_of = con.execute(
+                "select value from raw.world_metadata where key = 'as_of'"
+            ).fetchone()[0]
+    except ValueError as exc:
+        raise JobError(str(exc), exit_code=2) from None
+    runner.print_counts("landed into raw", landed)
+    echo(f"{sum(landed.values()):,} rows landed; as-of date now {as_of}")
+    return landed
+
+
+def build(
+    select: str | None = None,
+    target: str = "dev",
+    full_refresh: bool = False,
+    train: bool | None = None,
+    as_of: dt.date | None = None,
+    variables: dict[str, object] | None = None,
+) -> runner.BuildResult:
+    """`dbt build` (training or routine), then the build and warehouse summary.
+
+    `as_of` and `variables` override the dbt vars implied by the warehouse (a
+    sample world's as-of date); `train=None` trains only when no model version
+    is promoted yet. Raises JobError when the build fails.
+    """
+    extra = dict(variables or {})
+    if as_of is not None:
+        extra["as_of_date"] = as_of.isoformat()
+    if target != "snowflake":
+        from mailroom.warehouse import connect, ensure_raw_schema, warehouse_path
+
+        if warehouse_path().exists():
+            with connect() as con:  # a table or column the contract gained since the last load
+                ensure_raw_schema(con)
+    if train is None:
+        train = runner.needs_training(target)
+    echo(
+        "training run (retrains the propensity models)" if train else "routine run (no retraining)"
+    )
+    result = runner.dbt_build(
+        select=select, target=target, full_refresh=full_refresh, train=train, extra_vars=extra
+    )
+    runner.print_build_summary(result, runner.build_vars(target, extra))
+    if not result.success:
+        raise JobError("dbt build failed (see above)")
+    return result
+
+
+def sync(
+    destination: str,
+    dry_run: bool = False,
+    max_delete_share: float | None = None,
+    file_format: str | None = None,
+    output_dir: Path | None = None,
+    config: Path | None = None,
+    warehouse: Path | None = None,
+    verbose: bool = False,
+):
+    """Sync the sync marts to `destination` (klaviyo, mailchimp, file); returns the SyncReport."""
+    from mailroom.sync import ConfigError, load_config, run_sync
+    from mailroom.sync.report import print_report
+
+    logging.basicConfig(
+        level=logging.INFO if verbose else logging.WARNING,
+        format="%(asctime)s %(levelname)s %(message)s",
+    )
+    # httpx logs every URL at INFO, and Mailchimp's URLs hold the MD5 of the address.
+    for noisy in ("httpx", "httpcore"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+    try:
+        cfg = load_config(
+            config,
+            destination=destination,
+            max_delete_share=max_delete_share,
+            warehouse=warehouse,
+            **{"file.format": file_format, "file.output_dir": output_dir},
+        )
+    except ConfigError as exc:
+        raise JobError(f"configuration error: {exc}", exit_code=2) from None
+    report = run_sync(cfg, dry_run=dry_run)
+    print_report(report)
+    if report.exit_code:
+        raise JobError(f"sync to {destination} did not finish cleanly", report.exit_code)
+    return report
+
+
+def snapshot(
+    warehouse: Path | None = None, serving_dir: Path = Path("data/serving"), keep: int = 3
+) -> Path:
+    """Publish a serving snapshot for the profile API; returns its path."""
+    from mailroom.serve.snapshot import SnapshotError, publish_snapshot, read_snapshot_meta
+    from mailroom.warehouse import warehouse_path
+
+    source = warehouse or warehouse_path()
+    try:
+        path = publish_snapshot(
+            source, serving_dir, keep=keep, progress=lambda step: echo(f"  {step}...")
+        )
+    except SnapshotError as exc:
+        raise JobError(f"snapshot not published: {exc}") from None
+    meta = read_snapshot_meta(path)
+    counts = meta["row_counts"]
+    echo(
+        f"published {path} ({path.stat().st_size / 1e6:.1f} MB in {meta['build_seconds']}s), "
+        f"as of {meta['as_of_date']}: {counts['profiles']:,} profiles, "
+        f"{counts['email_keys']:,} e-mail keys, {counts['audiences']} audiences, "
+        f"{counts['audience_members']:,} sendable memberships"
+    )
+    for warning in meta["warnings"]:
+        echo(f"warning: {warning}")
+    return path
+
+
+def dashboard(output: Path = Path("data/dashboard/index.html"), warehouse: Path | None = None):
+    """Write the marketing dashboard (one self-contained HTML file); returns its DashboardResult."""
+    from mailroom.dashboard import build_dashboard
+
+    try:
+        result = build_dashboard(warehouse=warehouse, output=output)
+    except FileNotFoundError as exc:
+        raise JobError(str(exc)) from None
+    echo(
+        f"dashboard written to {result.output} ({result.size_bytes / 1e6:.1f} MB, "
+        f"{len(result.charts)} charts, as of {result.as_of or 'unknown'}) in {result.seconds:.1f}s"
+    )
+    if result.panels_without_data:
+        echo("panels without data: " + ", ".join(result.panels_without_data))
+    for section, error in result.errors.items():
+        echo(f"section {section} could not be read: {error}")
+    return result
+
+
+@dataclass
+class DemoResult:
+    build: runner.BuildResult
+    sync_dir: Path
+    snapshot: Path
+    dashboard: Path
+
+
+def demo(people: int = 50_000, seed: int = 42, data_dir: Path = Path("data")) -> DemoResult:
+    """The main job end to end on the sample world, everything written under `data_dir`.
+
+    Generate the world into the warehouse ($WAREHOUSE_PATH), build it in full
+    (training), print the summary, export what the ESP should receive as CSV
+    files, publish the profile API's serving snapshot and write the dashboard.
+    """
+    generate(people=people, seed=seed, truth_dir=data_dir / "truth")
+    result = build(full_refresh=True, train=True)
+    echo("\nexporting the sync marts for the ESP (mailroom sync --destination file)")
+    sync_dir = data_dir / "sync"
+    sync("file", file_format="csv", output_dir=sync_dir)
+    echo("\npublishing the serving snapshot for the profile API (mailroom snapshot)")
+    published = snapshot(serving_dir=data_dir / "serving")
+    echo("\nwriting the marketing dashboard (mailroom dashboard)")
+    runner.release_warehouse()  # the dashboard opens the file read-only
+    page = dashboard(output=data_dir / "dashboard" / "index.html")
+    return DemoResult(build=result, sync_dir=sync_dir, snapshot=published, dashboard=page.output)
