@@ -590,8 +590,10 @@ def dashboard(
 
 @app.command()
 def summary() -> None:
-    """Print row counts of the raw, staging and marts schemas of the warehouse."""
-    runner.print_warehouse_summary()
+    """What the warehouse holds: persons, features, segments, scored and valued persons
+    (and what is empty, with the reason), row counts of its schemas, reconciliation,
+    identity, lifecycle, segments, models, audiences."""
+    _run(jobs.summary)
 
 
 if __name__ == "__main__":

@@ -5,7 +5,9 @@ Every raw table is text as landed plus a `_loaded_at` timestamp. On a column,
 value that does not parse, is rejected; the table's primary key must be required),
 `meta.format` is the shape it validates and canonicalises, and `meta.aliases` lists
 other header spellings the loader's name matching accepts for it, in order of
-preference (`State`, `Province`, ... for `region`).
+preference (`State`, `Province`, ... for `region`). A table's `meta.primary_key`
+names its key. `meta` is written under `config:` (dbt 1.11 deprecates it as a
+top-level property); a top-level `meta` is still read, merged as dbt merges them.
 """
 
 from __future__ import annotations
@@ -75,13 +77,18 @@ def _source_files(project_dir: Path) -> list[Path]:
     return sorted((project_dir / "models" / "staging").glob("*/_*__sources.yml"))
 
 
+def _meta(entry: dict) -> dict:
+    """A table's or column's meta: `config.meta` over a top-level `meta`, as dbt merges them."""
+    return {**(entry.get("meta") or {}), **((entry.get("config") or {}).get("meta") or {})}
+
+
 def _check_columns(path: Path, table: dict, cols: list[Column]) -> None:
     """The primary key is required; an alias never reads like another column's name."""
-    pk = (table.get("meta") or {}).get("primary_key")
+    pk = _meta(table).get("primary_key")
     if not any(c.name == pk and c.required for c in cols):
         raise ValueError(
             f"{path}: table {table['name']}: primary key {pk!r} must be a column with "
-            "meta.required: true"
+            "config.meta.required: true"
         )
     names = {name_key(c.name): c.name for c in cols}
     for c in cols:
@@ -104,7 +111,7 @@ def load_contract(project_dir: Path = PROJECT_DIR) -> dict[str, Table]:
             for t in source.get("tables", []):
                 cols = []
                 for c in t.get("columns", []):
-                    meta = c.get("meta") or {}
+                    meta = _meta(c)
                     fmt = meta.get("format")
                     if fmt is not None and fmt not in FORMATS:
                         raise ValueError(
@@ -135,7 +142,7 @@ def load_contract(project_dir: Path = PROJECT_DIR) -> dict[str, Table]:
                     name=t["name"],
                     source=source["name"],
                     description=t.get("description", ""),
-                    primary_key=(t.get("meta") or {})["primary_key"],
+                    primary_key=_meta(t)["primary_key"],
                     columns=tuple(cols),
                 )
     if not tables:

@@ -94,9 +94,15 @@ def build(
     sample world's as-of date); `train=None` trains only when no model version
     is promoted yet. Raises JobError when the build fails.
     """
+    from mailroom.settings import SettingsError
+
     extra = dict(variables or {})
     if as_of is not None:
         extra["as_of_date"] = as_of.isoformat()
+    try:
+        used = runner.build_vars(target, extra)
+    except SettingsError as exc:
+        raise JobError(str(exc), exit_code=2) from None
     if target != "snowflake":
         from mailroom.warehouse import connect, ensure_raw_schema, warehouse_path
 
@@ -111,10 +117,20 @@ def build(
     result = runner.dbt_build(
         select=select, target=target, full_refresh=full_refresh, train=train, extra_vars=extra
     )
-    runner.print_build_summary(result, runner.build_vars(target, extra))
+    runner.print_build_summary(result, used)
     if not result.success:
         raise JobError("dbt build failed (see above)")
     return result
+
+
+def summary() -> None:
+    """Print what the warehouse holds (runner.print_warehouse_summary)."""
+    from mailroom.settings import SettingsError
+
+    try:
+        runner.print_warehouse_summary()
+    except SettingsError as exc:
+        raise JobError(str(exc), exit_code=2) from None
 
 
 def sync(

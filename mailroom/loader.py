@@ -1,8 +1,19 @@
-"""Bring your own data: load CSV or Parquet files into a raw contract table.
+"""Bring your own data: load CSV or Parquet files into the raw contract tables.
 
 `mailroom load TABLE FILE [FILE...]` (or `load_files()` from Python) lands a user's
 files in `raw.TABLE` exactly as the contract in `models/staging/*/_*__sources.yml`
 describes it: every column text, canonicalised, plus `_loaded_at`.
+
+`mailroom load FILE... --preset NAME` (or `mailroom.presets.load_preset()`) reads a
+platform's export as the platform writes it - `shopify_orders`, `mailchimp_members`,
+`klaviyo_profiles`, `transaction_log` - and fills every raw table it has data for;
+without TABLE or `--preset`, `mailroom load FILE...` recognises the layout from the
+header and says which preset it used (`--list-presets` lists them). A preset only
+shapes the file into contract-shaped rows per table (`Shaped`, with the file's row
+numbers); `load_shaped()` loads them with everything below (canonical values,
+rejections with reasons, value issues, one transaction, one `_loaded_at` for every
+table), and the report adds what the preset read (`SourceReport`: rows, columns used
+and unused, its decisions). Each preset's mapping is documented in mailroom/presets.py.
 
 How a load works
 ----------------
@@ -68,7 +79,8 @@ How a load works
 * **Transactions.** All files of one call load in one transaction: a hard error
   (unreadable file, bad mapping, ...) leaves the warehouse untouched. `--replace`
   empties the table first (inside the same transaction); the default appends.
-  Every row of one load shares one `_loaded_at` (UTC).
+  Every row of one load shares one `_loaded_at` (UTC), across every table a preset
+  fills (a preset refuses `--replace`, `--map` and `--mapping`).
 * **Memory.** Files are streamed: CSV in blocks of a few MB (pyarrow), Parquet in
   batches of `batch_rows`; parsing is vectorised in DuckDB SQL.
 
@@ -115,7 +127,7 @@ import re
 import uuid
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager, nullcontext, suppress
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -358,6 +370,30 @@ def to_strftime(pattern: str) -> str:
 
 
 @dataclass
+class SourceReport:
+    """What a preset read from one file before loading: its rows, the columns it used and
+    left, and what it decided (guest orders, statuses, rows it could not use)."""
+
+    file: Path
+    layout: str  # e.g. "Mailchimp unsubscribed members export"
+    rows_read: int = 0  # data rows of the file, malformed lines included
+    used_columns: list[str] = field(default_factory=list)
+    unused_columns: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+    def lines(self) -> list[str]:
+        out = [f"{self.file}: {self.layout}, {self.rows_read:,} rows read"]
+        if self.used_columns:
+            out.append(f"  used columns: {', '.join(self.used_columns)}")
+        if self.unused_columns:
+            out.append(
+                "  unused columns (no place in the raw contract): " + ", ".join(self.unused_columns)
+            )
+        out.extend(f"  {note}" for note in self.notes)
+        return out
+
+
+@dataclass
 class FileReport:
     """What happened to one file."""
 
@@ -371,6 +407,8 @@ class FileReport:
     unmapped_columns: list[str] = field(default_factory=list)
     synthesized_key: str | None = None
     renamed_columns: dict[str, str] = field(default_factory=dict)  # new name -> header text
+    table: str | None = None  # the raw table, when a load fills several (presets)
+    shaped: bool = False  # rows a preset shaped from the file, not the file's own rows
 
     @property
     def rows_rejected(self) -> int:
@@ -393,6 +431,16 @@ class LoadReport:
     replaced: bool = False
     dry_run: bool = False
     files: list[FileReport] = field(default_factory=list)
+    preset: str | None = None  # the preset that shaped the files (mailroom.presets)
+    sources: list[SourceReport] = field(default_factory=list)  # what the preset read
+
+    @property
+    def tables(self) -> list[str]:
+        """The raw tables this load filled, in the order of its files."""
+        return list(dict.fromkeys(f.table or self.table for f in self.files))
+
+    def rows_loaded_into(self, table: str) -> int:
+        return sum(f.rows_loaded for f in self.files if (f.table or self.table) == table)
 
     @property
     def rows_read(self) -> int:
@@ -413,19 +461,23 @@ class LoadReport:
     def lines(self) -> list[str]:
         """A plain-text rendering of the report (what `mailroom load` prints)."""
         out: list[str] = []
+        for source in self.sources:
+            out.extend(source.lines())
         target = f"{RAW_SCHEMA}.{self.table}"
         for f in self.files:
-            out.append(f"{f.file} -> {target}")
+            out.append(f"{f.file} -> {RAW_SCHEMA}.{f.table or self.table}")
             out.append(
-                f"  rows read {f.rows_read:,}, loaded {f.rows_loaded:,}, rejected {f.rows_rejected:,}"
+                f"  rows {'shaped' if f.shaped else 'read'} {f.rows_read:,}, "
+                f"loaded {f.rows_loaded:,}, rejected {f.rows_rejected:,}"
             )
             for reason, n in sorted(f.rejections.items(), key=lambda kv: (-kv[1], kv[0])):
                 out.append(f"    rejected {n:,} x {reason}")
             for (column, reason), n in f.value_issues.items():
                 values = "value" if n == 1 else "values"
                 out.append(f"  {column}: {n:,} {values} could not be read ({reason}), kept as NULL")
-            mapped = [f"{c} <- {src}" for c, src in f.columns.items()]
-            out.append(f"  columns: {', '.join(mapped) if mapped else '(none)'}")
+            if not f.shaped:  # a preset's report says which file columns it used
+                mapped = [f"{c} <- {src}" for c, src in f.columns.items()]
+                out.append(f"  columns: {', '.join(mapped) if mapped else '(none)'}")
             if f.synthesized_key:
                 out.append(
                     f"  {f.synthesized_key} is not in the file: synthesised as "
@@ -437,6 +489,9 @@ class LoadReport:
                 out.append(f"  unmapped file columns (ignored): {', '.join(f.unmapped_columns)}")
         n = self.rows_loaded
         verb = "would be" if self.dry_run else "was" if n == 1 else "were"
+        tables = self.tables
+        if len(tables) > 1:
+            target = ", ".join(f"{RAW_SCHEMA}.{t} ({self.rows_loaded_into(t):,})" for t in tables)
         where = (
             f"loaded into {target} (replacing its rows)"
             if self.replaced
@@ -474,14 +529,24 @@ class LoadReport:
 @dataclass
 class _Source:
     path: Path
-    kind: str  # csv | parquet
+    kind: str  # csv | parquet | shaped (rows a preset shaped, in memory)
     names: list[str]
     types: list[pa.DataType]
     renamed: dict[str, str]
     delimiter: str = ","
     malformed: list[tuple[str, int, int]] = field(default_factory=list)
+    data: pa.Table | None = None  # shaped: contract columns, ROW_COLUMN, maybe REASON_COLUMN
+    reason_column: str | None = None  # shaped: the preset's own reason to reject a row
+
+    @property
+    def numbered(self) -> bool:
+        """Whether the batches carry their own row numbers (a preset's: the file's rows)."""
+        return self.kind == "shaped"
 
     def batches(self, options: LoadOptions) -> Iterator[pa.RecordBatch]:
+        if self.data is not None:
+            yield from self.data.to_batches(max_chunksize=options.batch_rows)
+            return
         if self.kind == "parquet":
             for batch in pq.ParquetFile(self.path).iter_batches(batch_size=options.batch_rows):
                 yield batch.rename_columns(self.names)
@@ -541,6 +606,11 @@ def _open_source(path: Path, options: LoadOptions) -> _Source:
         raise _read_error(path, e) from None
     shown = "".join(path.suffixes[-2:]) or "(none)"
     raise LoadError(f"unsupported file type {shown} for {path} (supported: {SUPPORTED})")
+
+
+def read_header(path: Path, options: LoadOptions) -> list[str]:
+    """A file's column names as the loader reads them (an empty or repeated name renamed)."""
+    return _open_source(path, options).names
 
 
 def _delimiter(path: Path, ext: str, options: LoadOptions) -> str:
@@ -700,7 +770,7 @@ def _check_options(table: Table, options: LoadOptions) -> dict[str, str]:
         raise LoadError(f"unknown encoding {options.encoding!r}") from None
     check = duckdb.connect()
     try:
-        _set_timezone(check, options.timezone)
+        set_timezone(check, options.timezone)
         for kind, patterns in (
             ("date", options.date_formats),
             ("timestamp", options.timestamp_formats),
@@ -776,6 +846,23 @@ def _number_shape(comma: bool) -> tuple[str, str, str]:
     p = re.escape(point)
     shape = f"[+-]?(?:\\d{{1,3}}(?:{thousands}\\d{{3}})+|\\d+)(?:{p}\\d*)?|[+-]?{p}\\d+"
     return shape, thousands, point
+
+
+def decimal_sql(expr: str, decimal_comma: bool) -> str:
+    """SQL reading an amount as the loader reads decimals (`1,234.50`, `EUR 12`, `12,50 €`
+    with `decimal_comma`) into a decimal(38, 6); NULL when it does not read."""
+    shape, thousands, point = _number_shape(decimal_comma)
+    bare = (
+        f"regexp_replace(regexp_replace({expr}, '^([+-]?)\\s*{_CURRENCY}\\s*', '\\1'), "
+        f"'\\s*{_CURRENCY}$', '')"
+    )
+    plain = f"regexp_replace({bare}, {_lit(thousands)}, '', 'g')"
+    if point != ".":
+        plain = f"replace({plain}, {_lit(point)}, '.')"
+    return (
+        f"case when regexp_full_match({bare}, {_lit(shape)}) "
+        f"then try_cast({plain} as decimal(38, 6)) end"
+    )
 
 
 def _date_sql(v: str, options: LoadOptions) -> str:
@@ -922,7 +1009,11 @@ def _stage_sql(
             issues.append(f"case when {k} is null then {v} end as {c.unread}")
             checked.append(c)
 
-    query = _Query(_BATCH, [f"{_ROW}", *(_ident(n) for n in src.names), *trimmed])
+    first = [f"{_ROW}", *(_ident(n) for n in src.names), *trimmed]
+    if src.reason_column:  # a preset's own reason comes first
+        first.append(f"nullif({_ident(src.reason_column)}, '') as __preset_reason")
+        reasons.insert(0, "__preset_reason")
+    query = _Query(_BATCH, first)
     for level in (values, stripped, numbers, parts, finals, issues):
         query.add(level)
     reason = f"nullif(concat_ws('; ', {', '.join(reasons)}), '')" if reasons else "null"
@@ -963,18 +1054,168 @@ def load_files(
         raise LoadError("no files to load")
     defaults = _check_options(t, options)
     sources = [_open_source(Path(f), options) for f in files]
-    plans = [_plan(t, s, options, defaults) for s in sources]
+    parts = [_Part(t, _plan(t, s, options, defaults), options, defaults) for s in sources]
+    return _load(parts, options, table=t.name, warehouse=warehouse, con=con)
 
-    loaded_at = dt.datetime.now(dt.UTC).replace(tzinfo=None)
+
+# A preset (mailroom.presets) shapes a file into contract-shaped rows and loads them here.
+ROW_COLUMN = _ROW  # the file's row number of a shaped row (int64)
+REASON_COLUMN = "__mailroom_reason__"  # optional: the preset's own reason to reject the row
+
+
+@dataclass
+class Shaped:
+    """Rows a preset shaped for one raw table out of one file.
+
+    `data` has text columns named like the table's contract columns (any subset),
+    ROW_COLUMN (the row number in `file` a shaped row comes from: rejections and
+    value issues point at the file's own rows) and optionally REASON_COLUMN (a
+    reason of the preset's own to reject the row, e.g. `no_customer:customer_id`;
+    it comes first in the rejection's reason). `malformed` are the file's CSV
+    lines with the wrong number of fields, rejected under this table.
+    """
+
+    table: str
+    file: Path
+    data: pa.Table
+    malformed: list[tuple[str, int, int]] = field(default_factory=list)
+
+
+def read_as_text(
+    con: duckdb.DuckDBPyConnection, name: str, path: Path, options: LoadOptions
+) -> tuple[list[str], list[tuple[str, int, int]]]:
+    """Read a CSV or Parquet file into a new table `name` of `con`, as the loader reads it
+    (delimiter sniffed, --encoding, CSV streamed in blocks): every column text, trimmed,
+    empty cells NULL, typed Parquet values as text, plus ROW_COLUMN (data rows from 1).
+
+    Returns the column names (an empty or repeated header renamed as `load_files` does)
+    and the malformed CSV lines (text, expected fields, actual fields). Raises `LoadError`.
+    """
+    src = _open_source(path, options)
+    cols = "".join(f"{_ident(n)} varchar, " for n in src.names)
+    con.execute(f"create table {_ident(name)} ({cols}{_ROW} bigint)")
+    texts = ""
+    for n, t in zip(src.names, src.types, strict=True):
+        pre = _pre_text(n, t)[
+            0
+        ]  # trim() with a character list only when there is something to trim
+        texts += (
+            f"nullif(case when regexp_matches({pre}, {_lit(_EDGE_SPACE)}) "
+            f"then trim({pre}, {_lit(_TRIM_CHARS)}) else {pre} end, ''), "
+        )
+    row = 0
+    try:
+        for batch in src.batches(options):
+            n = batch.num_rows
+            if not n:
+                continue
+            batch = batch.append_column(_ROW, pa.array(range(row + 1, row + n + 1), pa.int64()))
+            con.register(_BATCH, pa.Table.from_batches([batch]))
+            try:
+                con.execute(f"insert into {_ident(name)} select {texts}{_ROW} from {_BATCH}")
+            finally:
+                con.unregister(_BATCH)
+            row += n
+    except (pa.ArrowException, OSError, UnicodeError, ValueError) as e:
+        raise _read_error(path, e) from None
+    return src.names, list(src.malformed)
+
+
+def load_shaped(
+    shaped: Sequence[Shaped],
+    options: LoadOptions,
+    *,
+    preset: str,
+    sources: Sequence[SourceReport] = (),
+    loaded_at: dt.datetime | None = None,
+    warehouse: str | Path | None = None,
+    con: duckdb.DuckDBPyConnection | None = None,
+) -> LoadReport:
+    """Load a preset's shaped rows into their tables: one transaction, one `_loaded_at`.
+
+    Values go through the same canonicalisation, rejections and value issues as
+    `load_files` (`options` give the formats; `currency` and `defaults` apply to
+    the tables that have the column). `loaded_at` (naive UTC) is the load's
+    `_loaded_at` when the preset needed it beforehand.
+    """
+    if not shaped:
+        raise LoadError("no files to load")
+    if options.mapping:
+        raise LoadError(f"--map and --mapping do not apply to a preset ({preset})")
+    if options.replace:
+        raise LoadError(
+            f"--replace does not apply to a preset ({preset}): it fills several tables; "
+            "empty one with mailroom load TABLE FILE --replace"
+        )
+    parts = []
+    for s in shaped:
+        t = _resolve_table(s.table)
+        names = [n for n in s.data.column_names if n not in (_ROW, REASON_COLUMN)]
+        unknown = sorted(set(names) - set(c.name for c in t.data_columns))
+        if unknown or _ROW not in s.data.column_names:
+            raise ValueError(f"shaped rows for {t.name} with bad columns: {unknown or [_ROW]}")
+        opts = replace(
+            options,
+            currency=options.currency if "currency" in t.column_names else None,
+            defaults={k: v for k, v in options.defaults.items() if k in t.column_names},
+        )
+        defaults = _check_options(t, opts)
+        src = _Source(
+            s.file,
+            "shaped",
+            names,
+            [s.data.schema.field(n).type for n in names],
+            {},
+            malformed=list(s.malformed),
+            data=s.data,
+            reason_column=REASON_COLUMN if REASON_COLUMN in s.data.column_names else None,
+        )
+        parts.append(_Part(t, _plan(t, src, opts, defaults), opts, defaults))
+    return _load(
+        parts,
+        options,
+        table=parts[0].table.name,
+        warehouse=warehouse,
+        con=con,
+        loaded_at=loaded_at,
+        preset=preset,
+        sources=sources,
+    )
+
+
+@dataclass
+class _Part:
+    """One file's plan for one table, with the options and defaults that apply to it."""
+
+    table: Table
+    plan: _Plan
+    options: LoadOptions
+    defaults: Mapping[str, str]
+
+
+def _load(
+    parts: Sequence[_Part],
+    options: LoadOptions,
+    *,
+    table: str,
+    warehouse: str | Path | None,
+    con: duckdb.DuckDBPyConnection | None,
+    loaded_at: dt.datetime | None = None,
+    preset: str | None = None,
+    sources: Sequence[SourceReport] = (),
+) -> LoadReport:
+    loaded_at = loaded_at or dt.datetime.now(dt.UTC).replace(tzinfo=None)
     load_id = loaded_at.strftime("%Y%m%dT%H%M%SZ") + "-" + uuid.uuid4().hex[:8]
     where = "(connection)" if con is not None else str(warehouse or warehouse_path())
     report = LoadReport(
-        table=t.name,
+        table=table,
         load_id=load_id,
         loaded_at=loaded_at,
         warehouse=where,
         replaced=options.replace,
         dry_run=options.dry_run,
+        preset=preset,
+        sources=list(sources),
     )
     try:
         opened = nullcontext(con) if con is not None else connect(Path(where))
@@ -989,9 +1230,12 @@ def load_files(
                     cols = ", ".join(f"{n} {ty}" for n, ty in columns)
                     c.execute(f"create table if not exists {RAW_SCHEMA}.{name} ({cols})")
                 if options.replace:
-                    c.execute(f"delete from {RAW_SCHEMA}.{_ident(t.name)}")
-                for plan in plans:
-                    report.files.append(_load_file(c, t, plan, options, defaults, report))
+                    for name in dict.fromkeys(p.table.name for p in parts):
+                        c.execute(f"delete from {RAW_SCHEMA}.{_ident(name)}")
+                for p in parts:
+                    file = _load_file(c, p.table, p.plan, p.options, p.defaults, report)
+                    file.table, file.shaped = p.table.name, p.plan.source.kind == "shaped"
+                    report.files.append(file)
                 c.execute("rollback" if options.dry_run else "commit")
             except BaseException:
                 with suppress(duckdb.Error):
@@ -1009,7 +1253,7 @@ def _scalar(con: duckdb.DuckDBPyConnection, sql: str, params: Sequence[Any] = ()
     return con.execute(sql, list(params)).fetchall()[0][0]
 
 
-def _set_timezone(con: duckdb.DuckDBPyConnection, tz: str) -> None:
+def set_timezone(con: duckdb.DuckDBPyConnection, tz: str) -> None:
     try:
         con.execute(f"set TimeZone = {_lit(tz)}")
     except duckdb.Error:
@@ -1021,7 +1265,7 @@ def _session(con: duckdb.DuckDBPyConnection, tz: str) -> Iterator[None]:
     """Read naive timestamps in `tz` and keep DuckDB's progress bar off stdout."""
     settings = ("TimeZone", "enable_progress_bar")
     before = {k: _scalar(con, f"select current_setting('{k}')") for k in settings}
-    _set_timezone(con, tz)
+    set_timezone(con, tz)
     con.execute("set enable_progress_bar = false")
     try:
         yield
@@ -1072,7 +1316,9 @@ def _load_file(
             n = batch.num_rows
             report.rows_read += n
             if n:
-                batch = batch.append_column(_ROW, pa.array(range(row + 1, row + n + 1), pa.int64()))
+                if not src.numbered:
+                    rows = pa.array(range(row + 1, row + n + 1), pa.int64())
+                    batch = batch.append_column(_ROW, rows)
                 con.register(_BATCH, pa.Table.from_batches([batch]))
                 try:
                     con.execute(f"create or replace temp table {_STAGE} as {stage}")
@@ -1155,7 +1401,7 @@ def load_command(
             metavar="TABLE",
             show_default=False,
             help="Contract table to load into, e.g. shop_orders or crm_contacts "
-            "(optional when the --mapping YAML names it).",
+            "(optional when the --mapping YAML names it; leave it out for a preset).",
         ),
     ] = None,
     files: Annotated[
@@ -1167,6 +1413,23 @@ def load_command(
             "(optional when the --mapping YAML lists them).",
         ),
     ] = None,
+    preset: Annotated[
+        str | None,
+        typer.Option(
+            "--preset",
+            "-p",
+            metavar="NAME",
+            help="Read the files as a platform's export and fill every table it has data "
+            "for: shopify_orders, mailchimp_members, klaviyo_profiles, transaction_log. "
+            "Without TABLE or --preset, the layout is recognised from the header.",
+        ),
+    ] = None,
+    list_presets: Annotated[
+        bool,
+        typer.Option(
+            "--list-presets", help="List the presets: what export each reads, what it fills."
+        ),
+    ] = False,
     map_: Annotated[
         list[str] | None,
         typer.Option(
@@ -1254,6 +1517,16 @@ def load_command(
     dry_run: Annotated[
         bool, typer.Option("--dry-run", help="Read, validate and report, but write nothing.")
     ] = False,
+    as_of: Annotated[
+        dt.datetime | None,
+        typer.Option(
+            "--as-of",
+            formats=["%Y-%m-%d"],
+            metavar="DATE",
+            help="The last day of the history you load: later `mailroom build`s stand on it "
+            "(kept in raw.world_metadata; `build --as-of` and mailroom.yml override it).",
+        ),
+    ] = None,
     warehouse: Annotated[
         Path | None,
         typer.Option(
@@ -1261,9 +1534,20 @@ def load_command(
         ),
     ] = None,
 ) -> None:
-    """Load your own CSV or Parquet files into a raw contract table.
+    """Load your own CSV or Parquet files into the raw contract tables.
 
-    Columns whose names match the contract (ignoring case, spaces and underscores)
+    Exports as platforms write them load in one command, with a preset that fills
+    every table the export has data for (orders, order items, products, customers,
+    subscribers, consent):
+
+    mailroom load orders_export.csv --preset shopify_orders
+
+    mailroom load subscribed.csv unsubscribed.csv cleaned.csv --preset mailchimp_members
+
+    mailroom load profiles.csv    (no --preset: recognised from the header)
+
+    See --list-presets. Any other file loads into one table (TABLE FILE):
+    columns whose names match the contract (ignoring case, spaces and underscores)
     are taken as they are; map the others with --map or a --mapping YAML. Values are
     checked and canonicalised (dates YYYY-MM-DD, timestamps ISO 8601 UTC, plain
     decimals, true/false). A row whose required value is missing or does not parse is
@@ -1286,6 +1570,12 @@ def load_command(
     (unknown table or column, missing or unreadable file, required column without a
     source, bad mapping file); then nothing is written.
     """
+    if list_presets:
+        from mailroom import presets
+
+        for line in presets.preset_lines():
+            typer.echo(line)
+        return
     try:
         given = {
             "mapping": parse_map_options(map_ or []),
@@ -1301,6 +1591,14 @@ def load_command(
         }
         overrides = {k: v for k, v in given.items() if v is not None}
         paths = list(files or [])
+        if preset is not None or (
+            table is not None and mapping is None and _looks_like_file(table)
+        ):
+            report = _load_with_preset(preset, table, paths, map_, mapping, overrides, warehouse)
+            for line in report.lines():
+                typer.echo(line)
+            _set_as_of(as_of, warehouse, dry_run)
+            return
         if mapping is not None:
             spec = read_mapping_file(mapping)
             options = spec.options(**overrides)
@@ -1323,3 +1621,54 @@ def load_command(
         raise typer.Exit(2) from None
     for line in report.lines():
         typer.echo(line)
+    _set_as_of(as_of, warehouse, dry_run)
+
+
+def _set_as_of(as_of: dt.datetime | None, warehouse: Path | None, dry_run: bool) -> None:
+    """Record the history's last day as the warehouse's as-of date (after a load)."""
+    if as_of is None or dry_run:
+        return
+    from mailroom.warehouse import set_metadata
+
+    with connect(warehouse) as con:
+        set_metadata(con, {"as_of": as_of.date().isoformat()})
+    typer.echo(f"as-of date {as_of.date().isoformat()}: `mailroom build` stands on it")
+
+
+def _looks_like_file(arg: str) -> bool:
+    from mailroom import presets
+
+    return presets.looks_like_file(arg)
+
+
+def _load_with_preset(
+    preset: str | None,
+    table: str | None,
+    paths: list[Path],
+    map_: list[str] | None,
+    mapping: Path | None,
+    overrides: Mapping[str, Any],
+    warehouse: Path | None,
+) -> LoadReport:
+    """`mailroom load FILE... [--preset NAME]`: a preset named or recognised from the header."""
+    from mailroom import presets
+
+    if table is not None:
+        if table in load_contract():
+            raise LoadError(
+                f"--preset takes files only (the preset decides the tables): drop {table!r}, "
+                f"or load into {table} without --preset"
+            )
+        paths = [Path(table), *paths]
+    if map_ or mapping is not None:
+        raise LoadError("--map and --mapping do not apply to a preset")
+    if not paths:
+        raise LoadError("missing FILE (give the export files to load)")
+    options = LoadOptions(**overrides)
+    if preset is None:
+        preset = presets.detect_files(paths, options)
+        typer.echo(
+            f"recognised {', '.join(p.name for p in paths)} as {presets.PRESETS[preset].reads}: "
+            f"--preset {preset}"
+        )
+    return presets.load_preset(preset, paths, options, warehouse=warehouse)

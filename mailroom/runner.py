@@ -56,19 +56,21 @@ def target_dir() -> Path:
 
 
 def world_vars(target: str = "dev") -> dict[str, str]:
-    """dbt vars implied by the warehouse: a sample world's as-of date, if any."""
+    """dbt vars implied by the warehouse: its data's as-of date, if it has one."""
     if target == "snowflake" or not warehouse_path().exists():
         return {}
-    from mailroom.generator import read_world_metadata
+    from mailroom.warehouse import read_metadata
 
     with connect() as con:
-        meta = read_world_metadata(con)
+        meta = read_metadata(con)
     return {"as_of_date": meta["as_of"]} if "as_of" in meta else {}
 
 
 def build_vars(target: str = "dev", extra_vars: dict | None = None) -> dict:
-    """The dbt vars a build runs with: the warehouse's own, overridden by `extra_vars`."""
-    return {**world_vars(target), **(extra_vars or {})}
+    """The dbt vars a build runs with: the warehouse's own, then mailroom.yml, then `extra_vars`."""
+    from mailroom.settings import settings_vars
+
+    return {**world_vars(target), **settings_vars(), **(extra_vars or {})}
 
 
 def invoke_dbt(
@@ -191,15 +193,13 @@ def print_build_summary(result: BuildResult, variables: dict | None = None) -> N
     for (rtype, status), n in sorted(result.by_status.items()):
         table.add_row(str(rtype), status, str(n))
     console.print(table)
-    if variables:
-        console.print("vars: " + ", ".join(f"{k}={v}" for k, v in sorted(variables.items())))
     problems = [n for n in result.nodes if n.status not in ("success", "pass")]
     for n in problems:
         console.print(f"[yellow]{n.status}[/yellow] {n.unique_id}: {n.message}")
     if result.error:
         console.print(f"[red]dbt failed:[/red] {result.error}")
     if warehouse_path().exists():
-        print_warehouse_summary()
+        print_warehouse_summary(variables)
 
 
 # What the summary's headline counts: (label, mart, what counts as one). The first
@@ -230,7 +230,13 @@ def headline(con) -> dict[str, int | None]:
     return out
 
 
-def print_warehouse_summary() -> None:
+def print_warehouse_summary(variables: dict | None = None) -> None:
+    """What the warehouse holds; `variables`: the vars it was built with (default: the
+    ones a build would use now)."""
+    if variables is None:
+        variables = build_vars()
+    if variables:
+        console.print("vars: " + ", ".join(f"{k}={v}" for k, v in sorted(variables.items())))
     # Not read-only: dbt-duckdb keeps its own read-write handle open in this process.
     with connect() as con:
         for schema in SUMMARY_SCHEMAS:
@@ -528,12 +534,12 @@ def print_identity(con, truth_dir: Path = Path("data/truth")) -> None:
 
 def _truth_matches_world(con, truth_dir: Path) -> bool:
     """The truth folder was written with the sample world this warehouse holds."""
-    from mailroom.generator import read_world_metadata
+    from mailroom.warehouse import read_metadata
 
     meta_file = truth_dir / "world.json"
     if not (truth_dir / "source_records.parquet").exists() or not meta_file.exists():
         return False
-    return read_world_metadata(con) == json.loads(meta_file.read_text())
+    return read_metadata(con) == json.loads(meta_file.read_text())
 
 
 def sqlfluff_lint(paths: list[str] | None = None) -> int:

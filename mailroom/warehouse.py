@@ -19,6 +19,10 @@ DEFAULT_WAREHOUSE = "data/warehouse.duckdb"
 MEMORY_LIMIT_VAR = "MAILROOM_DUCKDB_MEMORY_LIMIT"
 DEFAULT_MEMORY_LIMIT = "40%"
 PROJECT_SCHEMAS = ("raw", "staging", "intermediate", "marts", "sync_state")
+# Facts about the warehouse's data as key/value text: the as-of date its history
+# ends on ('as_of', set by `mailroom load --as-of` or the sample-world generator)
+# and, for a sample world, the generator's settings.
+METADATA_TABLE = "world_metadata"
 
 
 def warehouse_path() -> Path:
@@ -51,6 +55,28 @@ def connect(
         yield con
     finally:
         con.close()
+
+
+def read_metadata(con: duckdb.DuckDBPyConnection) -> dict[str, str]:
+    """raw.world_metadata as a dict ({} when the table does not exist)."""
+    exists = con.execute(
+        "select count(*) from information_schema.tables where table_schema = ? and table_name = ?",
+        [RAW_SCHEMA, METADATA_TABLE],
+    ).fetchone()[0]
+    if not exists:
+        return {}
+    return dict(con.execute(f"select key, value from {RAW_SCHEMA}.{METADATA_TABLE}").fetchall())
+
+
+def set_metadata(con: duckdb.DuckDBPyConnection, values: dict[str, str]) -> None:
+    """Set keys of raw.world_metadata (creating it), keeping the others."""
+    con.execute(f"create schema if not exists {RAW_SCHEMA}")
+    con.execute(
+        f"create table if not exists {RAW_SCHEMA}.{METADATA_TABLE} (key varchar, value varchar)"
+    )
+    for key, value in values.items():
+        con.execute(f"delete from {RAW_SCHEMA}.{METADATA_TABLE} where key = ?", [key])
+        con.execute(f"insert into {RAW_SCHEMA}.{METADATA_TABLE} values (?, ?)", [key, value])
 
 
 def ensure_raw_schema(con: duckdb.DuckDBPyConnection) -> None:

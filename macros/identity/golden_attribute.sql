@@ -3,11 +3,12 @@
     attribute, complete values first (every column present), then the best
     source priority, then the most recently updated record. The columns of
     one attribute always come from one record (a first name is never paired
-    with another record's last name). -#}
-{% macro golden_attribute(attribute, columns, relation='person_records') -%}
+    with another record's last name). `carried` columns come from the same
+    record but do not decide which record wins (an address's second line). -#}
+{% macro golden_attribute(attribute, columns, relation='person_records', carried=[]) -%}
     select
         {{ relation }}.person_id,
-        {%- for column in columns %}
+        {%- for column in columns + carried %}
         {{ relation }}.{{ column }}{% if not loop.last %},{% endif %}
         {%- endfor %}
     from {{ relation }}

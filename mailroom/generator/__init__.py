@@ -22,11 +22,17 @@ from mailroom.generator import defects as D
 from mailroom.generator import text as T
 from mailroom.generator.simulate import ChunkSimulator, Counters
 from mailroom.generator.world import WorldConfig, build_campaigns, build_catalogue, make_people
-from mailroom.warehouse import connect, ensure_raw_schema, table_counts
+from mailroom.warehouse import (
+    METADATA_TABLE,
+    connect,
+    ensure_raw_schema,
+    read_metadata,
+    table_counts,
+)
 
 __all__ = ["GenerateStats", "WorldConfig", "generate_world", "read_world_metadata"]
 
-WORLD_TABLE = "world_metadata"
+WORLD_TABLE = METADATA_TABLE
 
 
 @dataclass
@@ -178,13 +184,7 @@ def generate_world(
 
 def read_world_metadata(con) -> dict[str, str]:
     """The generator's config if the raw schema holds a sample world, else {}."""
-    exists = con.execute(
-        "select count(*) from information_schema.tables where table_schema = ? and table_name = ?",
-        [RAW_SCHEMA, WORLD_TABLE],
-    ).fetchone()[0]
-    if not exists:
-        return {}
-    return dict(con.execute(f"select key, value from {RAW_SCHEMA}.{WORLD_TABLE}").fetchall())
+    return read_metadata(con)
 
 
 def _campaign_effects(cfg: WorldConfig, campaigns, sums: list[pd.DataFrame]) -> pd.DataFrame:

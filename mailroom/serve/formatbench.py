@@ -36,6 +36,7 @@ from mailroom.serve.snapshot import (
     marts_prelude,
     open_snapshot_db,
 )
+from mailroom.standardize import normalize_email_sql
 
 
 def _time_lookups(lookup: Callable[[str, str], object], keys: Sequence[tuple[str, str]]) -> dict:
@@ -157,7 +158,7 @@ def _marts_lookup(warehouse: Path) -> Callable[[str, str], object]:
     }
     sql = marts_prelude(tables) + PROFILES_SQL.replace(
         "order by dim_customers.person_id",
-        "where dim_customers.person_id = $1 or lower(trim(dim_customers.email)) = $1",
+        f"where dim_customers.person_id = $1 or {normalize_email_sql('dim_customers.email')} = $1",
     )
 
     def lookup(kind: str, value: str) -> object:

@@ -1,15 +1,10 @@
 """Profile keys: what `GET /v1/profiles/{key}` accepts, parsed without touching any data.
 
 A key holding an ``@`` is an e-mail address; anything else is a `person_id`.
-E-mails are normalized exactly as the warehouse's `normalize_email` macro
-(`nullif(lower(trim(email)), '')`): SQL `trim` removes spaces only (not tabs
-or newlines), and SQL `lower` maps each character on its own (Unicode simple
-case mapping), where Python's `str.lower` uses the full mapping: it turns
-U+0130 (dotted capital I) into two characters and a final capital sigma into
-'ς'. `normalize_email` lowers character by character with U+0130 mapped to
-'i', which matches DuckDB on every code point. The snapshot's e-mail index is
-built with the macro's SQL and looked up with `normalize_email`, so both
-sides agree (a test compares them against DuckDB).
+E-mails are normalized by `mailroom.standardize.normalize_email`, the
+warehouse's `normalize_email` macro (`nullif(lower(trim(email)), '')`) as
+DuckDB computes it; the snapshot's e-mail index is built with the macro's own
+SQL, so a key and the index agree.
 """
 
 from __future__ import annotations
@@ -18,6 +13,8 @@ import re
 from dataclasses import dataclass
 from typing import Literal
 
+from mailroom.standardize import normalize_email
+
 EMAIL = "email"
 PERSON_ID = "person_id"
 KeyKind = Literal["email", "person_id", "invalid"]
@@ -25,19 +22,6 @@ KeyKind = Literal["email", "person_id", "invalid"]
 CONTROL_RE = re.compile(r"[\x00-\x1f\x7f]")
 # Longer keys are not looked up (an e-mail address has at most 254 characters).
 MAX_KEY_LENGTH = 320
-
-
-def sql_lower(text: str) -> str:
-    """SQL `lower`: each character's own lower case (no final-sigma rule, U+0130 to 'i')."""
-    if text.isascii():
-        return text.lower()
-    return "".join(ch.lower() for ch in text.replace("\u0130", "i"))
-
-
-def normalize_email(email: str) -> str | None:
-    """The `normalize_email` macro: trimmed (spaces only, like SQL `trim`), lower-cased, '' to None."""
-    value = sql_lower(email.strip(" "))
-    return value or None
 
 
 @dataclass(frozen=True)

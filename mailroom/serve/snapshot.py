@@ -61,6 +61,7 @@ import duckdb
 from pydantic import TypeAdapter, ValidationError
 
 from mailroom.serve.models import FallbackProfile, KnownProfile
+from mailroom.standardize import normalize_email_sql
 from mailroom.warehouse import memory_limit
 
 FORMAT_VERSION = 1
@@ -485,11 +486,13 @@ left join fct_send_preferences on dim_customers.person_id = fct_send_preferences
 order by dim_customers.person_id
 """
 
-# The e-mail index, keyed exactly as the normalize_email macro: nullif(lower(trim(email)), '').
-EMAIL_KEYS_SQL = """
+
+def email_keys_sql() -> str:
+    """The e-mail index: dim_customers' e-mail keyed by the normalize_email macro's own SQL."""
+    return f"""
 ,
 keyed as (
-    select nullif(lower(trim(email)), '') as email_key, person_id
+    select {normalize_email_sql("email")} as email_key, person_id
     from dim_customers
 )
 select email_key, min(person_id) as person_id, count(distinct person_id) as people
@@ -497,6 +500,7 @@ from keyed
 where email_key is not null
 group by 1
 """
+
 
 AUDIENCE_MEMBERS_SQL = """
 select
@@ -760,7 +764,7 @@ def _write_snapshot(
 
     progress("e-mail keys")
     keys, ambiguous = [], 0
-    for email_key, person_id, people in con.execute(prelude + EMAIL_KEYS_SQL).fetchall():
+    for email_key, person_id, people in con.execute(prelude + email_keys_sql()).fetchall():
         if people == 1:
             keys.append((email_key, profile_ids[person_id]))
         else:

@@ -83,7 +83,7 @@ class SyncConfig:
     marts_schema: str = "marts"
     max_delete_share: float = 0.2
     # Where a removal finds the address of someone no longer in the profiles mart
-    # (state keeps only hashes): relation.column, matched by sha256 of lower(trim(address)).
+    # (state keeps only hashes): relation.column, matched by sha256 of normalize_email(address).
     removal_lookup: str = "marts.dim_customers.email"
     read_batch_rows: int = 5_000
     http: HttpSettings = field(default_factory=HttpSettings)

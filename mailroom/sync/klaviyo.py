@@ -50,10 +50,11 @@ from typing import Any
 
 import httpx
 
+from mailroom.standardize import normalize_email
 from mailroom.sync.base import Destination, FatalDestinationError, Item, Outcome
 from mailroom.sync.config import HttpSettings, KlaviyoSettings
 from mailroom.sync.http import DeliveryError, RetryingClient, error_summary, sanitize
-from mailroom.sync.source import DELETIONS, IDENTITY_COLUMNS, PROFILES, normalize_email, sha256
+from mailroom.sync.source import DELETIONS, IDENTITY_COLUMNS, PROFILES, sha256
 
 log = logging.getLogger("mailroom.sync")
 
@@ -334,8 +335,9 @@ class KlaviyoDestination(Destination):
                 key = None
                 original = attrs.get("original_payload") or {}
                 address = original.get("email") or (original.get("attributes") or {}).get("email")
-                if isinstance(address, str) and sha256(normalize_email(address)) in keys:
-                    key = sha256(normalize_email(address))
+                email = normalize_email(address) if isinstance(address, str) else None
+                if email is not None and sha256(email) in keys:
+                    key = sha256(email)
                 else:
                     match = POINTER_RE.match(((attrs.get("source") or {}).get("pointer")) or "")
                     if match and int(match.group(1)) < len(items):

@@ -20,6 +20,8 @@ from typing import Any
 
 import duckdb
 
+from mailroom.standardize import normalize_email, normalize_email_sql
+
 PROFILES = "profiles"
 MEMBERSHIPS = "audience_memberships"
 DELETIONS = "deletions"
@@ -44,10 +46,6 @@ class SourceError(RuntimeError):
 
 def sha256(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
-
-
-def normalize_email(email: str) -> str:
-    return email.strip().lower()
 
 
 def membership_key(audience_key: str, email: str) -> str:
@@ -162,7 +160,7 @@ def read_stream(
     """Every row of a stream's mart, canonical and hashed, streamed in Arrow batches.
 
     Rows without an e-mail (or audience key) are skipped: they have no key. The
-    e-mail is trimmed and lower-cased before hashing, as the marts promise.
+    e-mail is keyed by the warehouse's rule (`normalize_email`) before hashing.
     """
     table = MART_NAMES[stream]
     order = "audience_key, email" if stream == MEMBERSHIPS else "email"
@@ -182,9 +180,10 @@ def _read_rows(
     for batch in cursor.sql(query).to_arrow_reader(batch_rows):
         for row in batch.to_pylist():
             email = row.get("email")
-            if not isinstance(email, str) or not email.strip():
+            email = normalize_email(email) if isinstance(email, str) else None
+            if email is None:
                 continue
-            row["email"] = email = normalize_email(email)
+            row["email"] = email
             subject = sha256(email)
             if stream == DELETIONS:
                 # Only the address matters: a new reason or date is not a new erasure.
@@ -218,9 +217,10 @@ def lookup_addresses(
     if not table_exists(con, schema, relation):  # tables and views alike
         return {}
     found: dict[str, str] = {}
+    address = normalize_email_sql(f'"{column}"')
     query = (
-        f'select distinct lower(trim("{column}")) as address from {schema}."{relation}" '
-        f'where "{column}" is not null'
+        f'select distinct {address} as address from {schema}."{relation}" '
+        f"where {address} is not null"
     )
     with con.cursor() as cursor:
         for batch in cursor.sql(query).to_arrow_reader(batch_rows):

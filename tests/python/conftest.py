@@ -1,12 +1,17 @@
-"""Shared fixtures: a small generated world, built once per session with a real dbt build."""
+"""Shared fixtures: a small generated world, built once per session with a real dbt build.
+
+Also the one loader of dbt Python model files for the tests that call their functions.
+"""
 
 from __future__ import annotations
 
+import importlib.util
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from types import ModuleType
 
 import duckdb
 import pytest
@@ -36,6 +41,19 @@ class BuiltWorld:
     def df(self, sql: str):
         with duckdb.connect(str(self.warehouse)) as con:
             return con.execute(sql).df()
+
+
+def load_model_module(path: str | Path) -> ModuleType:
+    """A dbt Python model file imported as a module named after it, to test its functions.
+
+    `path` is absolute or relative to the project. Model files are not a package
+    (dbt reads them itself), so they are loaded by path; each call gives a fresh module.
+    """
+    path = PROJECT_DIR / path
+    spec = importlib.util.spec_from_file_location(path.stem, path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 @contextmanager
@@ -72,8 +90,14 @@ def built_world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[BuiltWorld
         yield BuiltWorld(warehouse=warehouse, truth=truth, build=result)
 
 
+@pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Keep what shares a built warehouse on one pytest-xdist worker (`--dist loadgroup`).
+
+    `tryfirst`: xdist's worker reads the `xdist_group` marks in its own
+    pytest_collection_modifyitems; without it, that ran first and found no
+    mark, so a module's tests were spread over both workers (each built its
+    own world, and a module-scoped server saw half of its module's traffic).
 
     Every module that uses the session's `built_world` runs on the same worker,
     so the world is built once; any other module stays on one worker, so its

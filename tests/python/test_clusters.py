@@ -6,15 +6,13 @@ small synthetic frames; importing snowflake-ml takes a few seconds, once.
 
 from __future__ import annotations
 
-import importlib.util
 import json
 
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import load_model_module
 from threadpoolctl import threadpool_limits
-
-from mailroom import PROJECT_DIR
 
 FEATURES = [
     "log1p(orders_lifetime)",
@@ -28,11 +26,7 @@ FEATURES = [
 
 @pytest.fixture(scope="module")
 def clusters():
-    path = PROJECT_DIR / "python_models/marts/customers/fct_customer_clusters.py"
-    spec = importlib.util.spec_from_file_location("fct_customer_clusters", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_model_module("python_models/marts/customers/fct_customer_clusters.py")
 
 
 # --------------------------------------------------------------------------- features

@@ -7,26 +7,20 @@ simulated next year. Seeds are fixed, so the tolerances are not flaky.
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import warnings
 
 import numpy as np
 import pandas as pd
 import pytest
-
-from mailroom import PROJECT_DIR
+from conftest import load_model_module
 
 HORIZON = 365.0
 
 
 @pytest.fixture(scope="module")
 def cv():
-    path = PROJECT_DIR / "python_models/marts/propensity/fct_customer_value.py"
-    spec = importlib.util.spec_from_file_location("fct_customer_value", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_model_module("python_models/marts/propensity/fct_customer_value.py")
 
 
 @pytest.fixture(autouse=True)

@@ -7,7 +7,6 @@ again with one unrelated record added.
 
 from __future__ import annotations
 
-import importlib.util
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -15,9 +14,9 @@ import duckdb
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import using_warehouse
+from conftest import load_model_module, using_warehouse
 
-from mailroom import PROJECT_DIR, runner
+from mailroom import runner
 from mailroom.generator import WorldConfig, generate_world
 from mailroom.identity_score import score_identity
 
@@ -26,11 +25,9 @@ LOADED_AT = pd.Timestamp("2026-09-01 00:00:00")
 
 
 def load_em_module():
-    path = PROJECT_DIR / "python_models/intermediate/identity/int_identity__match_parameters.py"
-    spec = importlib.util.spec_from_file_location("int_identity__match_parameters", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_model_module(
+        "python_models/intermediate/identity/int_identity__match_parameters.py"
+    )
 
 
 # --------------------------------------------------------------------- EM, pure functions

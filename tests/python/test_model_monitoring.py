@@ -3,34 +3,24 @@
 from __future__ import annotations
 
 import datetime as dt
-import importlib.util
 import json
 import math
 
 import numpy as np
 import pandas as pd
 import pytest
-
-from mailroom import PROJECT_DIR
-
-
-def load(relative: str, name: str):
-    spec = importlib.util.spec_from_file_location(name, PROJECT_DIR / relative)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+from conftest import load_model_module
 
 
 @pytest.fixture(scope="module")
 def monitoring():
-    return load("python_models/marts/propensity/rpt_model_monitoring.py", "rpt_model_monitoring")
+    return load_model_module("python_models/marts/propensity/rpt_model_monitoring.py")
 
 
 @pytest.fixture(scope="module")
 def training():
-    return load(
-        "python_models/intermediate/propensity/int_propensity__model_versions.py",
-        "int_propensity__model_versions",
+    return load_model_module(
+        "python_models/intermediate/propensity/int_propensity__model_versions.py"
     )
 
 
@@ -353,7 +343,7 @@ def test_a_realized_roc_auc_well_below_validation_warns(monitoring) -> None:
 
 
 def test_the_calendar_does_not_fail_monitoring_but_drift_still_does(monitoring) -> None:
-    """A calendar feature is compared with its reference aged by the gap; young data warns only."""
+    """A calendar feature warns at most unless its nulls moved; young data warns only."""
     reference = {
         "features": {"tenure_days": {"edges": [100.0], "shares": [0.5, 0.5, 0.0]}},
         "score": {"edges": [0.5], "shares": [0.5, 0.5, 0.0]},
@@ -361,10 +351,10 @@ def test_the_calendar_does_not_fail_monitoring_but_drift_still_does(monitoring) 
     people = [f"p{i}" for i in range(8)]
     scores = pd.DataFrame({"person_id": people, "score": [0.1, 0.2, 0.3, 0.4] + [0.9] * 4})
     scores["model_version"] = "purchase-xgboost-abc"
-    # the reference population, 60 days older: half below 160 days, half above
-    features = pd.DataFrame({"person_id": people, "tenure_days": [120, 130, 140, 150] + [900] * 4})
+    # 60 days on, the population is older: 1/8 below the reference's median instead of 1/2
+    features = pd.DataFrame({"person_id": people, "tenure_days": [50] + [900] * 7})
     champion = pd.Series({**champion_row(reference), "validation_date": dt.date(2026, 8, 1)})
-    today = dt.date(2026, 9, 30)  # 60 days after the reference date
+    today = dt.date(2026, 9, 30)
     settings = {
         "psi_warn": 0.1,
         "psi_fail": 0.25,
@@ -372,28 +362,29 @@ def test_the_calendar_does_not_fail_monitoring_but_drift_still_does(monitoring) 
         "excluded_features": set(),
         "calendar_features": {"tenure_days"},
         "young_history_days": 365,
+        "calendar_null_shift": 0.1,
     }
 
     def rows(feats, scrs, **over):
         out = monitoring.population_stability(champion, scrs, feats, {**settings, **over}, today)
         return {r["subject"]: r for r in out}
 
-    aged = rows(features, scores)
-    assert aged["tenure_days"]["value"] == pytest.approx(0.0)
-    assert (
-        aged["tenure_days"]["status"] == "ok" and "aged by 60 days" in aged["tenure_days"]["note"]
-    )
-    # not aged (not a calendar feature), the same people look like a population shift
-    plain = rows(features, scores, calendar_features=set())
-    assert plain["tenure_days"]["status"] == "fail"
+    older = rows(features, scores)
+    assert older["tenure_days"]["value"] > 0.25  # a shift the fail threshold would catch
+    assert older["tenure_days"]["status"] == "warn"
+    assert "moves with the 60 days" in older["tenure_days"]["note"]
+    # not a calendar feature: the same shift fails
+    assert rows(features, scores, calendar_features=set())["tenure_days"]["status"] == "fail"
 
     # a broken calendar feature (all null) and a drifting score still fail on mature data
     shifted = scores.assign(score=0.9)
     broken = rows(features.assign(tenure_days=np.nan), shifted)
-    assert broken["tenure_days"]["status"] == "fail" and broken["score"]["status"] == "fail"
+    assert (
+        broken["tenure_days"]["status"] == "fail" and "nulls moved" in broken["tenure_days"]["note"]
+    )
+    assert broken["score"]["status"] == "fail"
 
     # young data (it begins 300 - 60 = 240 days before the reference date): warns only, says why
-    young_features = features.assign(tenure_days=[120, 130, 140, 150] + [300] * 4)
-    young = rows(young_features, shifted)
+    young = rows(features.assign(tenure_days=[50] + [300] * 7), shifted)
     assert young["score"]["status"] == "warn" and "young history" in young["score"]["note"]
     assert monitoring.calendar_gap_days(champion, None) == 0

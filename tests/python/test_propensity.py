@@ -7,7 +7,6 @@ read the session's built world (tests/python/conftest.py) or build copies of it.
 from __future__ import annotations
 
 import datetime as dt
-import importlib.util
 import json
 import shutil
 from pathlib import Path
@@ -16,29 +15,22 @@ import duckdb
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import using_warehouse
+from conftest import load_model_module, using_warehouse
 
 from mailroom import PROJECT_DIR, runner
 from mailroom.generator import WorldConfig, generate_world
 
 
-def load(path: str, name: str):
-    spec = importlib.util.spec_from_file_location(name, PROJECT_DIR / path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 @pytest.fixture(scope="module")
 def training():
-    return load(
-        "python_models/intermediate/propensity/int_propensity__model_versions.py", "versions"
+    return load_model_module(
+        "python_models/intermediate/propensity/int_propensity__model_versions.py"
     )
 
 
 @pytest.fixture(scope="module")
 def scoring():
-    return load("python_models/marts/propensity/fct_propensity_scores.py", "scores")
+    return load_model_module("python_models/marts/propensity/fct_propensity_scores.py")
 
 
 SETTINGS = {

@@ -38,7 +38,7 @@ from mailroom.serve.cursor import (
     decode_cursor,
     encode_cursor,
 )
-from mailroom.serve.keys import normalize_email, parse_profile_key
+from mailroom.serve.keys import parse_profile_key
 from mailroom.serve.loadtest import (
     free_port,
     parse_response_head,
@@ -172,28 +172,11 @@ def test_parse_profile_key() -> None:
     assert parse_profile_key(" 0a1b2c ").value == "0a1b2c"
     for invalid in ("", "   ", "a\x00b@x.org", "x" * 400 + "@x.org"):
         assert not parse_profile_key(invalid).is_valid
-    # only spaces are trimmed, as SQL trim does
+    # e-mails are keyed by mailroom.standardize.normalize_email (tested against the macro in
+    # test_standardize.py): a no-break space is trimmed as DuckDB's trim does; a tab is a
+    # control character, never looked up
+    assert parse_profile_key("\u00a0Ann@X.org\u3000").value == "ann@x.org"
     assert parse_profile_key("\tann@x.org").is_valid is False
-
-
-def test_normalize_email_matches_the_macro_on_duckdb() -> None:
-    """normalize_email equals nullif(lower(trim(x)), '') (the normalize_email macro) on DuckDB."""
-    samples = [
-        " Ann.Lee@Example.COM ",
-        "  ",
-        "",
-        "ΟΔΟΣ@ΠΑΡΑΔΕΙΓΜΑ.GR",  # final capital sigma: SQL lower gives σ, Python's str.lower ς
-        "İSTANBUL@ÖRNEK.COM.TR",  # U+0130: one character in SQL, two in Python's str.lower
-        "ÄÖÜ@Straße.DE",
-        "x\u00a0@y.org ",
-    ]
-    samples += ["A" + chr(cp) + "b@X.org" for cp in range(0x20, 0x3000)]
-    with duckdb.connect() as con:
-        expected = con.execute(
-            "select x, nullif(lower(trim(x)), '') from unnest(?) as t(x)", [samples]
-        ).fetchall()
-    mismatches = [(x, sql) for x, sql in expected if normalize_email(x) != sql]
-    assert mismatches == []
 
 
 def test_cursor_round_trip_and_invalid_cursors() -> None:
@@ -805,7 +788,7 @@ def test_the_load_test_runs_and_reports(server, serving_dir) -> None:
         kinds |= set(result.requests_by_kind)
 
 
-def test_the_server_logs_hold_no_personal_data(built_world, server) -> None:
+def test_the_server_logs_hold_no_personal_data(built_world, server, client) -> None:
     """After all the traffic above: no e-mail or person_id (of anyone) in stdout or stderr."""
     expected = {
         "a profile answered for esp_jobs": lambda line: (
@@ -822,6 +805,17 @@ def test_the_server_logs_hold_no_personal_data(built_world, server) -> None:
         text = "\n".join(path.read_text(errors="replace") for path in server.log_files)
         return text, [line for line in text.splitlines() if "mailroom.serve.access" in line]
 
+    # The kinds of lines checked below, requested here too: the module's other tests
+    # may have run in another pytest worker, against that worker's server.
+    person = _one(built_world, "select person_id from marts.dim_customers limit 1")[0][0]
+    client.get(f"/v1/profiles/{person}")
+    client.get("/not-a-route")
+    client.get("/openapi.json")
+    with httpx.Client(base_url=server.url, timeout=30) as templates:
+        templates.get(
+            "/v1/audiences/win_back", headers={"Authorization": f"Bearer {PROFILES_SECRET}"}
+        )
+
     def complete() -> bool:
         _, access = logged()
         return len(access) >= ANSWERED["client"] and all(
@@ -831,7 +825,9 @@ def test_the_server_logs_hold_no_personal_data(built_world, server) -> None:
     # A line is written once its answer has gone out: wait until the lines are there.
     _wait_for(complete, "the access lines of the traffic above")
     text, access = logged()
-    assert ANSWERED["client"] > 100 and len(access) >= ANSWERED["client"]
+    # every answer this worker's client got is a line (the module's other tests add
+    # hundreds when they run in this worker)
+    assert ANSWERED["client"] >= 3 and len(access) >= ANSWERED["client"]
     for what, check in expected.items():
         assert any(check(line) for line in access), what
     people = _one(built_world, "select person_id, email from marts.dim_customers")

@@ -15,7 +15,6 @@ bridge, which is what runs here.
 from __future__ import annotations
 
 import datetime as dt
-import importlib.util
 import json
 import warnings
 from pathlib import Path
@@ -23,6 +22,7 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 import pytest
+from conftest import load_model_module
 
 from mailroom import PROJECT_DIR, runner
 
@@ -41,13 +41,6 @@ def session():
     snowpark.close()
 
 
-def load(path: Path):
-    spec = importlib.util.spec_from_file_location(path.stem, path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 def snowpark_frame(session, frame: pd.DataFrame):
     """A Snowpark DataFrame of `frame` with the upper-case names Snowflake gives unquoted columns."""
     frame = frame.rename(columns=str.upper)
@@ -60,7 +53,7 @@ def snowpark_frame(session, frame: pd.DataFrame):
 
 @pytest.mark.parametrize("path", PYTHON_MODELS, ids=lambda p: p.stem)
 def test_the_bridge_reads_and_returns_snowpark_frames(session, path: Path) -> None:
-    module = load(path)
+    module = load_model_module(path)
     frame = pd.DataFrame(
         {
             "person_id": ["p1", "p2", "p3"],
@@ -131,7 +124,7 @@ def test_a_whole_model_gives_the_same_result_on_snowpark_as_on_duckdb(
     built_world, session, name: str
 ) -> None:
     node = manifest_node(name)
-    module = load(PROJECT_DIR / node["original_file_path"])
+    module = load_model_module(node["original_file_path"])
     refs = WHOLE_MODELS[name]
     with duckdb.connect(str(built_world.warehouse)) as con:
         inputs = {ref: con.execute(sql).df() for ref, sql in refs.items()}

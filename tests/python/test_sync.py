@@ -44,7 +44,7 @@ from mailroom.sync.config import (
 from mailroom.sync.http import DeliveryError, RetryingClient, retry_after_seconds, sanitize
 from mailroom.sync.mailchimp import merge_tags
 from mailroom.sync.report import print_report
-from mailroom.sync.source import membership_key
+from mailroom.sync.source import DELETIONS, lookup_addresses, membership_key, read_stream, sha256
 
 sys.path.insert(0, str(Path(__file__).parent))
 from esp_servers import FakeKlaviyo, FakeMailchimp, subscriber_hash
@@ -1022,3 +1022,24 @@ def test_retry_after_sanitize_and_merge_tags() -> None:
     assert tags["first_name"] == "FNAME"
     assert tags["lifetime_value_eur"] == "LIFETIME_V" and tags["lifetime_value_usd"] == "LIFETIME_1"
     assert all(len(t) <= 10 for t in tags.values())
+
+
+def test_source_keys_addresses_by_the_warehouse_rule(tmp_path: Path) -> None:
+    """Streamed rows and removal lookups key an address by mailroom.standardize.normalize_email
+    (the macro's rule): a no-break space is trimmed, a tab is not, an empty address has no key."""
+    padded, tabbed = "\u00a0Ann@X.org ", "\tbob@x.org"
+    with duckdb.connect(str(tmp_path / "w.duckdb")) as con:
+        con.execute("create schema marts")
+        con.execute(
+            "create table marts.sync_esp__deletions as select * from (values "
+            "(?, 'erasure', timestamp '2026-09-01'), (?, 'erasure', timestamp '2026-09-01'), "
+            "('  ', 'erasure', timestamp '2026-09-01'), (null, 'erasure', timestamp '2026-09-01')"
+            ") as t(email, reason, requested_at)",
+            [padded, tabbed],
+        )
+        rows = list(read_stream(con, "marts", DELETIONS))
+        assert sorted(r.record["email"] for r in rows) == ["\tbob@x.org", "ann@x.org"]
+        assert {r.subject_hash for r in rows} == {sha256("ann@x.org"), sha256("\tbob@x.org")}
+        wanted = {sha256("ann@x.org"), sha256("\tbob@x.org"), sha256("bob@x.org")}
+        found = lookup_addresses(con, "marts.sync_esp__deletions.email", wanted)
+        assert found == {sha256("ann@x.org"): "ann@x.org", sha256("\tbob@x.org"): "\tbob@x.org"}

@@ -50,7 +50,11 @@ names as (
 ),
 
 addresses as (
-    {{ mailroom.golden_attribute('address', ['street', 'postcode', 'city', 'country_code']) }}
+    {{ mailroom.golden_attribute(
+        'address',
+        ['street', 'postcode', 'city', 'country_code'],
+        carried=['address_line_2', 'region'],
+    ) }}
 ),
 
 birth_dates as (
@@ -69,8 +73,10 @@ final as (
         names.first_name,
         names.last_name,
         addresses.street,
+        addresses.address_line_2,
         addresses.postcode,
         addresses.city,
+        addresses.region,
         addresses.country_code,
 
         -- dates

@@ -54,8 +54,10 @@ final as (
         golden_records.first_name,
         golden_records.last_name,
         golden_records.street,
+        golden_records.address_line_2,
         golden_records.postcode,
         golden_records.city,
+        golden_records.region,
         golden_records.country_code,
 
         -- strings: state

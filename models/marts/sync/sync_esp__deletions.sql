@@ -59,7 +59,7 @@ addresses as (
 final as (
     select
         -- ids
-        lower(trim(email)) as email,
+        {{ mailroom.normalize_email('email') }} as email,
 
         -- strings
         'erasure' as reason,
@@ -68,9 +68,9 @@ final as (
         erasure_requested_at as requested_at
     from addresses
     -- an address no mail system accepts cannot be at the ESP
-    where {{ mailroom.is_valid_email('lower(trim(email))') }}
+    where {{ mailroom.is_valid_email(mailroom.normalize_email('email')) }}
     qualify row_number() over (
-        partition by lower(trim(email))
+        partition by {{ mailroom.normalize_email('email') }}
         order by erasure_requested_at asc, person_id asc
     ) = 1
 )

@@ -22,9 +22,10 @@ Two checks (`check_name`):
   The calendar: the reference is the version's validation date, the current
   population the scoring date, some days later. A calendar feature
   (`monitoring_calendar_features`: the age of a relationship, such as
-  tenure_days) grows by that gap for everyone, so its reference bins are
-  aged by the gap before comparing: an unchanged population that got older
-  is stable, a broken feature still fails. And while the data is young (it
+  tenure_days) moves with the calendar by construction, and how it moves
+  depends on who joins and leaves the population, so its drift warns at
+  most; it still fails when it looks broken: its share of nulls moved by
+  `monitoring_calendar_null_shift` or more. And while the data is young (it
   begins less than `monitoring_young_history_days` before the reference
   date, the oldest tenure telling), the population itself drifts by
   construction: every customer is new, windows are not yet full, the
@@ -159,16 +160,6 @@ def calendar_gap_days(champion: pd.Series, as_of_date) -> int:
     return max(0, (pd.Timestamp(as_of_date) - pd.Timestamp(reference_date)).days)
 
 
-def aged_edges(edges: list[float], gap_days: int) -> list[float]:
-    """Bin edges of a calendar feature moved on by the days between reference and today.
-
-    A relationship's age (tenure, days since the first order) grows by the gap
-    for everyone: the reference population, aged, is what an unchanged
-    population looks like today.
-    """
-    return [float(e) + gap_days for e in edges]
-
-
 def population_stability(
     champion: pd.Series,
     scores: pd.DataFrame,
@@ -181,8 +172,8 @@ def population_stability(
     `scores`: the model's rows of fct_propensity_scores (person_id, score,
     model_version); `features`: int_customers__features; `as_of_date` the
     scoring date. The calendar is taken into account (see the module
-    docstring): calendar features are compared with their reference aged by
-    the gap, and while the data is young every PSI warns at most.
+    docstring): a calendar feature fails only when its share of nulls moved,
+    and while the data is young every PSI warns at most.
     """
     model_name = champion["model_name"]
     reference = (json.loads(champion["artifact"]) or {}).get("reference") or {}
@@ -237,15 +228,21 @@ def population_stability(
         if values is None:
             values = pd.Series(np.nan, index=people.index)
             note.append("missing from int_customers__features (counted as null)")
-        edges = bins["edges"]
-        if name in calendar and gap:
-            edges = aged_edges(edges, gap)
-            note.append(f"reference aged by {gap} days (calendar feature)")
-        value = psi(bins["shares"], bin_shares(values, edges), settings["psi_epsilon"])
+        current = bin_shares(values, bins["edges"])
+        value = psi(bins["shares"], current, settings["psi_epsilon"])
         status = psi_status(value, settings["psi_warn"], settings["psi_fail"])
         if status == "fail" and name not in failable:
             status = "warn"
             note.append(f"not among the model's {top} most important features: warns only")
+        if status == "fail" and name in calendar:
+            null_shift = abs(current[-1] - bins["shares"][-1])
+            if null_shift < settings.get("calendar_null_shift", 0.1):
+                status = "warn"
+                note.append(
+                    f"calendar feature: moves with the {gap} days since the reference, warns only"
+                )
+            else:
+                note.append(f"calendar feature whose share of nulls moved by {null_shift:.2f}")
         if status == "fail" and young:
             status = "warn"
             note.append(
@@ -450,6 +447,7 @@ def model(dbt, session):
     auc_drop_warn = dbt.config.meta_get("monitoring_auc_drop_warn")
     calendar_features = dbt.config.meta_get("monitoring_calendar_features")
     young_history_days = dbt.config.meta_get("monitoring_young_history_days")
+    calendar_null_shift = dbt.config.meta_get("monitoring_calendar_null_shift")
     purchase_horizon_days = dbt.config.meta_get("purchase_horizon_days")
     churn_horizon_days = dbt.config.meta_get("churn_horizon_days")
     horizons = {"purchase": int(purchase_horizon_days), "churn": int(churn_horizon_days)}
@@ -462,6 +460,7 @@ def model(dbt, session):
         "auc_drop_warn": float(0.05 if auc_drop_warn is None else auc_drop_warn),
         "calendar_features": set(calendar_features or []),
         "young_history_days": int(young_history_days or 0),
+        "calendar_null_shift": float(0.1 if calendar_null_shift is None else calendar_null_shift),
         "horizons": horizons,
     }
     versions = to_pandas(
