@@ -1,33 +1,24 @@
 """What fitting customer value on a sample, and pooling histories to the hour, cost in accuracy.
 
 A Pareto/NBD population of 1,000,000 people is simulated (fixed seed); the
-purchase model of fct_customer_value is fitted on everyone and on the
-200,000-person hash sample, with histories pooled to the hour and (nearly)
-exactly, and each fit predicts everyone's next-year orders.
+purchase model of fct_customer_value (mailroom.pymodels.btyd) is fitted on
+everyone and on the 200,000-person hash sample, with histories pooled to the
+hour and (nearly) exactly, and each fit predicts everyone's next-year orders.
 
     .venv/bin/python bench/value_fit.py          # about 5 minutes on 2 cores
 """
 
 from __future__ import annotations
 
-import importlib.util
 import time
 import warnings
 
 import numpy as np
 import pandas as pd
 
-from mailroom import PROJECT_DIR
+from mailroom.pymodels import btyd
 
 PEOPLE, SAMPLE = 1_000_000, 200_000
-
-
-def load_model():
-    path = PROJECT_DIR / "python_models/marts/propensity/fct_customer_value.py"
-    spec = importlib.util.spec_from_file_location("fct_customer_value", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def simulate(n: int, seed: int = 1):
@@ -44,19 +35,18 @@ def simulate(n: int, seed: int = 1):
 
 def main() -> None:
     warnings.simplefilter("ignore", RuntimeWarning)
-    cv = load_model()
     x, t_x, T = simulate(PEOPLE)
     ids = pd.Series([f"p{i:07d}" for i in range(PEOPLE)])
-    sample = cv.fit_sample(ids, SAMPLE)
+    sample = btyd.fit_sample(ids, SAMPLE)
     runs = {}
     for who, chosen in (("everyone", np.ones(PEOPLE, dtype=bool)), ("sample", sample)):
-        for pooling, resolution in (("hour", cv.FIT_RESOLUTION_DAYS), ("exact", 1e-6)):
+        for pooling, resolution in (("hour", btyd.FIT_RESOLUTION_DAYS), ("exact", 1e-6)):
             t0 = time.perf_counter()
-            fit = cv.fit_purchases(
+            fit = btyd.fit_purchases(
                 "pareto_nbd", x[chosen], t_x[chosen], T[chosen], resolution_days=resolution
             )
             seconds = time.perf_counter() - t0
-            total = cv.expected_orders("pareto_nbd", fit.values(), 365, x, t_x, T).sum()
+            total = btyd.expected_orders("pareto_nbd", fit.values(), 365, x, t_x, T).sum()
             runs[(who, pooling)] = total
             print(
                 f"{who:8s} ({int(chosen.sum()):>9,} people) pooled {pooling:5s}: "

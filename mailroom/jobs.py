@@ -123,6 +123,46 @@ def build(
     return result
 
 
+def backtest(
+    as_of: dt.date | None = None,
+    horizon_days: int | None = None,
+    output_dir: Path = Path("data/backtest"),
+    resamples: int = 200,
+):
+    """Score the models against the user's own past (mailroom.backtest); returns the result."""
+    from mailroom.backtest import HEADER, BacktestError, run_backtest, table_rows
+    from mailroom.settings import SettingsError
+
+    try:
+        result = run_backtest(
+            as_of=as_of,
+            horizon_days=horizon_days,
+            output_dir=output_dir,
+            resamples=resamples,
+            progress=echo,
+        )
+    except (BacktestError, SettingsError) as exc:
+        raise JobError(str(exc), exit_code=2) from None
+    from rich.table import Table
+
+    table = Table(
+        title=f"backtest as of {result.as_of}: purchases in the next {result.horizon_days} days "
+        f"({result.buyers:,} of {result.persons:,} persons bought, {result.orders:,} orders)"
+    )
+    for i, name in enumerate(HEADER):
+        table.add_column(name, justify="left" if i == 0 else "right")
+    for row in table_rows(result):
+        table.add_row(*row)
+    runner.console.print(table)
+    for score in result.scores:
+        if score.small_data:
+            echo(f"small data ({score.score}): {score.small_data}")
+    for warning in result.warnings:
+        echo(f"warning: {warning}")
+    echo(f"report written to {result.report} (scratch warehouse {result.warehouse})")
+    return result
+
+
 def summary() -> None:
     """Print what the warehouse holds (runner.print_warehouse_summary)."""
     from mailroom.settings import SettingsError

@@ -348,7 +348,7 @@ def print_models(con) -> None:
             print(f"  {name:<10}{tier:<10}{n:>10,}  mean score {mean:.3f}")
     if _rows(con, "marts", "fct_customer_value"):
         orders, revenue, flagged = con.execute(
-            "select sum(expected_orders_365d), sum(expected_revenue_365d), "
+            "select sum(expected_orders), sum(expected_revenue), "
             "count(*) filter (where has_insufficient_history) from marts.fct_customer_value"
         ).fetchone()
         print(

@@ -9,7 +9,7 @@ truth_dir/source_records.parquet; ties go to the smallest true_person_id).
 
 Figures:
 
-- totals: predicted = the sum of expected_orders_365d (expected_revenue_365d)
+- totals: predicted = the sum of expected_orders (expected_revenue)
   over every row of fct_customer_value, mapped or not; truth = the sum of
   orders_next_365d (revenue_next_365d) over every true person; relative
   error = predicted / truth - 1. A true person split over several persons
@@ -125,8 +125,8 @@ def score_predictions(
             with predicted as (
                 select
                     mapping.true_person_id,
-                    sum(pred.expected_orders_365d) as predicted_orders,
-                    sum(pred.expected_revenue_365d) as predicted_revenue
+                    sum(pred.expected_orders) as predicted_orders,
+                    sum(pred.expected_revenue) as predicted_revenue
                 from {predictions} as pred
                 inner join value_score_person_truth as mapping
                     on pred.person_id = mapping.person_id
@@ -156,12 +156,12 @@ def score_predictions(
                 (select count(*) from value_score_true_people where is_predicted),
                 (select coalesce(sum(actual_orders), 0) from value_score_true_people
                     where not is_predicted),
-                (select coalesce(sum(expected_orders_365d), 0) from {predictions}),
+                (select coalesce(sum(expected_orders), 0) from {predictions}),
                 (select coalesce(sum(actual_orders), 0) from value_score_true_people),
-                (select coalesce(sum(expected_revenue_365d), 0) from {predictions}),
+                (select coalesce(sum(expected_revenue), 0) from {predictions}),
                 (select coalesce(sum(actual_revenue), 0) from value_score_true_people),
                 (select count(*) from {predictions} where has_insufficient_history),
-                (select coalesce(sum(expected_orders_365d), 0) from {predictions}
+                (select coalesce(sum(expected_orders), 0) from {predictions}
                     where has_insufficient_history),
                 (select coalesce(sum(truth.orders_next_365d), 0)
                     from read_parquet('{people}') as truth

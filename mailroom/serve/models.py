@@ -34,8 +34,10 @@ class PropensityScore(_Model):
 
 class CustomerValue(_Model):
     probability_alive: float
-    expected_orders_365d: float
-    expected_revenue_365d: float = Field(description="Reporting currency.")
+    expected_orders: float = Field(
+        description="Expected orders in the value horizon (var value_horizon_days, 365 days by default)."
+    )
+    expected_revenue: float = Field(description="Reporting currency, in the value horizon.")
     expected_order_value: float = Field(description="Reporting currency.")
     expected_next_order_date: dt.date | None = Field(
         description="Date by which the next order is as likely as not; null when unlikely within the horizon."

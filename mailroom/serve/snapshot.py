@@ -156,8 +156,8 @@ MARTS: dict[str, MartSpec] = {
         {
             "person_id": "varchar",
             "probability_alive": "double",
-            "expected_orders_365d": "double",
-            "expected_revenue_365d": "double",
+            "expected_orders": "double",
+            "expected_revenue": "double",
             "expected_order_value": "double",
             "expected_next_order_date": "date",
             "has_insufficient_history": "boolean",
@@ -446,8 +446,8 @@ select
     audiences.audience_ids,
     case when fct_customer_value.person_id is not null then struct_pack(
         probability_alive := fct_customer_value.probability_alive,
-        expected_orders_365d := fct_customer_value.expected_orders_365d,
-        expected_revenue_365d := fct_customer_value.expected_revenue_365d,
+        expected_orders := fct_customer_value.expected_orders,
+        expected_revenue := fct_customer_value.expected_revenue,
         expected_order_value := fct_customer_value.expected_order_value,
         expected_next_order_date := fct_customer_value.expected_next_order_date,
         has_insufficient_history := fct_customer_value.has_insufficient_history

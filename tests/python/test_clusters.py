@@ -326,20 +326,6 @@ def test_describe_formats_each_kind_of_feature(clusters) -> None:
     assert clusters.describe("revenue_365d", 1234.5) == "EUR 1,234 revenue in 365 days"
 
 
-def test_for_warehouse_upper_cases_only_for_snowpark(clusters) -> None:
-    frame = pd.DataFrame({"person_id": ["a"], "cluster_id": [0]})
-
-    class SnowparkSession:
-        def create_dataframe(self, *args):
-            return None
-
-    assert list(clusters.for_warehouse(frame, None).columns) == ["person_id", "cluster_id"]
-    assert list(clusters.for_warehouse(frame, SnowparkSession()).columns) == [
-        "PERSON_ID",
-        "CLUSTER_ID",
-    ]
-
-
 def test_too_few_people_give_no_clusters_not_a_failed_build(clusters) -> None:
     people, _ = blob_people(n_per_blob=1)
     one = people.head(2)

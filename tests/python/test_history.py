@@ -37,7 +37,7 @@ def figures(warehouse: Path) -> dict[str, int]:
                     "(select count(*) from intermediate.int_customers__features), "
                     "(select count(*) from marts.fct_segment_memberships), "
                     "(select count(distinct person_id) from marts.fct_propensity_scores), "
-                    "(select count(*) from marts.fct_customer_value where expected_orders_365d > 0), "
+                    "(select count(*) from marts.fct_customer_value where expected_orders > 0), "
                     "(select count(*) from marts.fct_orders where person_id is not null)"
                 ).fetchone(),
                 strict=True,

@@ -440,18 +440,3 @@ def test_rebuild_gives_identical_ids_and_unrelated_record_changes_none(identity_
     after = set(w.query(query))
     assert before <= after
     assert len(after - before) == 1
-
-
-def test_python_model_names_columns_for_the_warehouse() -> None:
-    em = load_em_module()
-    frame = pd.DataFrame({"comparison": ["x"], "m_probability": [0.5]})
-
-    class SnowparkSession:
-        def create_dataframe(self, data):  # what a Snowpark session offers
-            return data
-
-    assert list(em.for_warehouse(frame, SnowparkSession()).columns) == [
-        "COMPARISON",
-        "M_PROBABILITY",
-    ]
-    assert list(em.for_warehouse(frame, object()).columns) == ["comparison", "m_probability"]

@@ -746,7 +746,7 @@ def test_presets_reach_scores(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
         "(select count(*) from intermediate.int_customers__features), "
         "(select count(*) from marts.fct_segment_memberships), "
         "(select count(distinct person_id) from marts.fct_propensity_scores), "
-        "(select count(*) from marts.fct_customer_value where expected_orders_365d > 0), "
+        "(select count(*) from marts.fct_customer_value where expected_orders > 0), "
         "(select count(*) from marts.sync_esp__profiles)",
     )[0]
     # one person per e-mail at most (guest orders may add some), merged across the platforms

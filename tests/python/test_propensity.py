@@ -17,8 +17,9 @@ import pandas as pd
 import pytest
 from conftest import load_model_module, using_warehouse
 
-from mailroom import PROJECT_DIR, runner
+from mailroom import runner
 from mailroom.generator import WorldConfig, generate_world
+from mailroom.pymodels import propensity
 
 
 @pytest.fixture(scope="module")
@@ -143,29 +144,15 @@ def test_a_better_champion_keeps_its_place(training, trained) -> None:
     assert out["promotion_reason"].str.contains("champion").any()
 
 
-def test_scoring_uses_the_training_models_math(training, scoring, trained) -> None:
-    frame = synthetic(500, seed=3)
-    for _, row in trained.iterrows():
-        artifact = json.loads(row["artifact"])
-        np.testing.assert_allclose(
-            scoring.predict(artifact, frame), training.predict(artifact, frame), rtol=1e-6
-        )
-        np.testing.assert_allclose(
-            scoring.contributions(artifact, frame).to_numpy(),
-            training.contributions(artifact, frame).to_numpy(),
-            rtol=1e-6,
-        )
-
-
-def test_xgboost_reasons_add_up_to_the_score(scoring, trained) -> None:
+def test_xgboost_reasons_add_up_to_the_score(trained) -> None:
     artifact = json.loads(trained[trained["algorithm"] == "xgboost"].iloc[0]["artifact"])
     frame = synthetic(200, seed=4)
-    p = scoring.predict(artifact, frame)
-    contrib = scoring.contributions(artifact, frame)
-    booster = scoring.load_booster(artifact)
+    p = propensity.predict(artifact, frame)
+    contrib = propensity.contributions(artifact, frame)
+    booster = propensity.load_booster(artifact)
     import xgboost
 
-    x = scoring.numeric_matrix(frame, artifact["features"]).to_numpy()
+    x = propensity.numeric_matrix(frame, artifact["features"]).to_numpy()
     bias = booster.predict(xgboost.DMatrix(x, missing=np.nan), pred_contribs=True)[:, -1]
     np.testing.assert_allclose(contrib.sum(axis=1) + bias, np.log(p / (1 - p)), atol=1e-4)
 
@@ -185,17 +172,17 @@ def test_deciles_tiers_and_reasons(scoring) -> None:
     assert [r["feature"] for r in reasons[1]] == ["c"]
 
 
-def test_a_version_trained_for_a_later_date_never_scores_an_earlier_one(scoring, trained) -> None:
+def test_a_version_trained_for_a_later_date_never_scores_an_earlier_one(trained) -> None:
     later = trained.copy()
     later["model_version"] = later["model_version"] + "-later"
     later["data_as_of_date"] = pd.Timestamp("2026-06-01")
     later["promoted_at"] = pd.Timestamp("2026-06-02")
     versions = pd.concat([trained, later], ignore_index=True)
     # a backfill at the original date keeps the version whose data ended by then...
-    (backfill,) = scoring.champions(versions, SCORING)["model_version"]
+    (backfill,) = propensity.eligible_champions(versions, SCORING)["model_version"]
     assert not backfill.endswith("-later")
     # ...and a later date gets the later one
-    (today,) = scoring.champions(versions, pd.Timestamp("2026-06-30"))["model_version"]
+    (today,) = propensity.eligible_champions(versions, pd.Timestamp("2026-06-30"))["model_version"]
     assert today.endswith("-later")
 
 
@@ -371,28 +358,3 @@ def test_the_models_are_scored_against_the_truth(built_world) -> None:
     assert abs(value.orders_relative_error) < 0.25
     text = propensity_score.markdown(score, "small world")
     assert "share of oracle" in text and "feature ceiling" in text
-
-
-def test_the_copied_helpers_of_the_python_models_are_identical() -> None:
-    # dbt Python models cannot import each other on Snowflake, so each carries
-    # its own copy of these helpers: they must not drift apart (docstrings aside).
-    import ast
-
-    def code(function: ast.FunctionDef) -> str:
-        body = function.body
-        if body and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant):
-            body = body[1:]
-        return ast.dump(ast.Module(body=body, type_ignores=[])) + ast.dump(function.args)
-
-    copies: dict[str, set[str]] = {}
-    counts: dict[str, int] = {}
-    for path in sorted((PROJECT_DIR / "python_models").rglob("*.py")):
-        for node in ast.parse(path.read_text()).body:
-            if isinstance(node, ast.FunctionDef):
-                copies.setdefault(node.name, set()).add(code(node))
-                counts[node.name] = counts.get(node.name, 0) + 1
-    shared = ["to_pandas", "for_warehouse", "bin_shares", "numeric_matrix", "linear_inputs"]
-    shared += ["rfm_cell", "load_booster", "predict", "contributions"]
-    for helper in shared:
-        assert counts.get(helper, 0) >= 2, helper
-        assert len(copies[helper]) == 1, f"the copies of {helper} differ"

@@ -416,12 +416,12 @@ def test_profile_by_email_and_person_id_equals_the_marts(built_world, client, ri
 
     value = _one(
         built_world,
-        "select expected_orders_365d, expected_revenue_365d, expected_next_order_date "
+        "select expected_orders, expected_revenue, expected_next_order_date "
         "from marts.fct_customer_value where person_id = ?",
         [person_id],
     )[0]
-    assert body.value.expected_orders_365d == pytest.approx(value[0])
-    assert body.value.expected_revenue_365d == pytest.approx(value[1])
+    assert body.value.expected_orders == pytest.approx(value[0])
+    assert body.value.expected_revenue == pytest.approx(value[1])
     assert body.value.expected_next_order_date == value[2]
 
     recommendations = _one(

@@ -2,18 +2,18 @@
 
 On Snowflake, `dbt.ref()` gives a Python model a Snowpark DataFrame (upper-case
 column names) and the model's returned pandas frame is written back through
-the session. Every model reads its refs through the same thin bridge
-(`to_pandas`, `for_warehouse`, one copy per file, tested identical in
-test_propensity.py). Here the bridge of every model file, and whole models
-whose inputs are small enough for the local emulator (it builds DataFrames
-cell by cell: 1,000 rows x 50 columns take ~16 s), run on real Snowpark
-DataFrames and must give what they give on DuckDB. snowflake-ml training
-needs a real account; these models fit their estimators on pandas after the
-bridge, which is what runs here.
+the session. Every model reads its refs and returns its frame through the one
+bridge of mailroom.pymodels.bridge (`to_pandas`, `for_warehouse`). Here the
+bridge, and whole models whose inputs are small enough for the local emulator
+(it builds DataFrames cell by cell: 1,000 rows x 50 columns take ~16 s), run
+on real Snowpark DataFrames and must give what they give on DuckDB.
+snowflake-ml training needs a real account; these models fit their
+estimators on pandas after the bridge, which is what runs here.
 """
 
 from __future__ import annotations
 
+import ast
 import datetime as dt
 import json
 import warnings
@@ -25,6 +25,7 @@ import pytest
 from conftest import load_model_module
 
 from mailroom import PROJECT_DIR, runner
+from mailroom.pymodels.bridge import for_warehouse, to_pandas
 
 PYTHON_MODELS = sorted((PROJECT_DIR / "python_models").rglob("*.py"))
 # wall-clock stamps of when a model ran
@@ -51,9 +52,7 @@ def snowpark_frame(session, frame: pd.DataFrame):
     return session.create_dataframe(frame)
 
 
-@pytest.mark.parametrize("path", PYTHON_MODELS, ids=lambda p: p.stem)
-def test_the_bridge_reads_and_returns_snowpark_frames(session, path: Path) -> None:
-    module = load_model_module(path)
+def test_the_bridge_reads_and_returns_snowpark_frames(session) -> None:
     frame = pd.DataFrame(
         {
             "person_id": ["p1", "p2", "p3"],
@@ -64,17 +63,44 @@ def test_the_bridge_reads_and_returns_snowpark_frames(session, path: Path) -> No
     )
     relation = snowpark_frame(session, frame)
     # columns selected in the warehouse, names lower-cased for the model
-    got = module.to_pandas(relation, ["person_id", "score"])
+    got = to_pandas(relation, ["person_id", "score"])
     assert list(got.columns) == ["person_id", "score"]
     pd.testing.assert_frame_equal(got, frame[["person_id", "score"]], check_dtype=False)
-    assert list(module.to_pandas(relation).columns) == list(frame.columns)
+    assert list(to_pandas(relation).columns) == list(frame.columns)
     # returned with the names Snowflake folds unquoted identifiers to, and written back
-    back = module.for_warehouse(got, session)
+    back = for_warehouse(got, session)
     assert list(back.columns) == ["PERSON_ID", "SCORE"]
-    session.create_dataframe(back).write.save_as_table(f"{path.stem}_bridge", mode="overwrite")
-    assert session.table(f"{path.stem}_bridge").select("PERSON_ID").to_pandas().shape == (3, 1)
+    session.create_dataframe(back).write.save_as_table("bridge", mode="overwrite")
+    assert session.table("bridge").select("PERSON_ID").to_pandas().shape == (3, 1)
     # DuckDB gets lower-case names unchanged
-    assert list(module.for_warehouse(got, None).columns) == ["person_id", "score"]
+    assert list(for_warehouse(got, None).columns) == ["person_id", "score"]
+
+
+def called_names(function: ast.FunctionDef) -> set[str]:
+    return {
+        node.func.id
+        for node in ast.walk(function)
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name)
+    }
+
+
+@pytest.mark.parametrize("path", PYTHON_MODELS, ids=lambda p: p.stem)
+def test_every_python_model_goes_through_the_bridge(path: Path) -> None:
+    tree = ast.parse(path.read_text())
+    imported = {
+        alias.name
+        for node in tree.body
+        if isinstance(node, ast.ImportFrom) and node.module == "mailroom.pymodels.bridge"
+        for alias in node.names
+    }
+    assert imported == {"to_pandas", "for_warehouse"}
+    functions = {n.name: n for n in tree.body if isinstance(n, ast.FunctionDef)}
+    assert not {"to_pandas", "for_warehouse"} & set(functions), "a copy of the bridge"
+    # refs read through to_pandas, the frame returned through for_warehouse
+    assert {"to_pandas", "for_warehouse"} <= called_names(functions["model"])
+    # and the model file runs with the package (what dbt-duckdb does in-process)
+    module = load_model_module(path)
+    assert module.to_pandas is to_pandas and module.for_warehouse is for_warehouse
 
 
 class FakeDbt:

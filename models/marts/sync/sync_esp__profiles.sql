@@ -68,8 +68,8 @@ value_bands as (
     select
         person_id,
         case
-            when percent_rank() over (order by expected_revenue_365d desc) < 0.2 then 'high'
-            when percent_rank() over (order by expected_revenue_365d desc) < 0.5 then 'medium'
+            when percent_rank() over (order by expected_revenue desc) < 0.2 then 'high'
+            when percent_rank() over (order by expected_revenue desc) < 0.5 then 'medium'
             else 'low'
         end as value_band
     from customer_value

@@ -45,10 +45,21 @@ import warnings
 import numpy as np
 import pandas as pd
 
-BASELINE = "rfm_baseline"
+from mailroom.pymodels.bridge import for_warehouse, to_pandas
+from mailroom.pymodels.propensity import (
+    BASELINE,
+    bin_shares,
+    contributions,
+    eligible_champions,
+    linear_inputs,
+    load_booster,
+    numeric_matrix,
+    predict,
+    rfm_cell,
+)
+
 REGISTRY_FORMAT = 2
 ALGORITHMS = ("logistic_regression", "xgboost")
-RECENCY_CAP = {"days_since_": 730.0, "hours_since_": 17520.0}
 # Metrics where a higher value is better; the others (brier, log_loss) are losses.
 HIGHER_IS_BETTER = {"roc_auc", "pr_auc"}
 OUTPUT_COLUMNS = [
@@ -87,30 +98,6 @@ OUTPUT_COLUMNS = [
     "registry_model_name",
     "artifact",
 ]
-
-
-def to_pandas(relation, columns: list[str] | None = None) -> pd.DataFrame:
-    """A DuckDB relation or a Snowpark DataFrame as pandas, columns lower-cased.
-
-    `columns` (unquoted names) are selected in the warehouse when the relation
-    can (DuckDB, Snowpark), so only they travel; in pandas otherwise.
-    """
-    if columns and hasattr(relation, "select"):
-        relation = relation.select(*columns)
-    frame = relation.to_pandas() if hasattr(relation, "to_pandas") else relation.df()
-    frame.columns = [str(c).lower() for c in frame.columns]
-    return frame[columns] if columns else frame
-
-
-def for_warehouse(frame: pd.DataFrame, session) -> pd.DataFrame:
-    """Column names as the warehouse folds unquoted ones: upper case on Snowflake.
-
-    A pandas frame returned to Snowpark keeps its names as quoted identifiers,
-    so lower-case names would be unreachable from unquoted SQL downstream.
-    """
-    if session is not None and hasattr(session, "create_dataframe"):
-        frame = frame.rename(columns=str.upper)
-    return frame
 
 
 @contextlib.contextmanager
@@ -193,49 +180,7 @@ def is_better(metric: str, candidate: float, reference: float | None) -> bool:
     return candidate > reference if metric in HIGHER_IS_BETTER else candidate < reference
 
 
-# --------------------------------------------------------------------------- features
-
-
-def recency_cap(feature: str) -> float | None:
-    for prefix, cap in RECENCY_CAP.items():
-        if feature.startswith(prefix):
-            return cap
-    return None
-
-
-def numeric_matrix(frame: pd.DataFrame, features: list[str]) -> pd.DataFrame:
-    """The features as float64 (nulls stay NaN), in the given order."""
-    return frame.reindex(columns=features).apply(pd.to_numeric, errors="coerce").astype("float64")
-
-
-def linear_inputs(x: pd.DataFrame) -> pd.DataFrame:
-    """Imputed, signed-log1p features for the linear model.
-
-    Nulls mean "never" (recency) or "not applicable" (rates, averages):
-    recency -> its cap (longer than any history), everything else -> 0.
-    Recency is clipped to the cap so "never" and "very long ago" meet.
-    """
-    out = x.copy()
-    for feature in out.columns:
-        cap = recency_cap(feature)
-        if cap is not None:
-            out[feature] = out[feature].fillna(cap).clip(upper=cap)
-        else:
-            out[feature] = out[feature].fillna(0.0)
-    return np.sign(out) * np.log1p(out.abs())
-
-
 # --------------------------------------------------------------------------- candidates
-
-
-def rfm_cell(x: pd.DataFrame) -> pd.Series:
-    """'r-f' quintile cell of buyers, 'none' for people without orders."""
-    r = x.get("recency_score")
-    f = x.get("frequency_score")
-    if r is None or f is None:
-        return pd.Series("none", index=x.index)
-    cell = r.fillna(0).astype("int64").astype(str) + "-" + f.fillna(0).astype("int64").astype(str)
-    return cell.where(r.notna() & f.notna(), "none")
 
 
 def fit_baseline(x: pd.DataFrame, y: np.ndarray) -> dict:
@@ -324,72 +269,7 @@ def fit_xgboost(x: pd.DataFrame, y: np.ndarray, params: dict) -> dict:
     }
 
 
-# --------------------------------------------------------------------------- scoring
-
-
-def load_booster(artifact: dict):
-    import xgboost
-
-    booster = xgboost.Booster()
-    booster.load_model(bytearray(artifact["booster"].encode("utf-8")))
-    return booster
-
-
-def predict(artifact: dict, frame: pd.DataFrame, booster=None) -> np.ndarray:
-    """Probabilities of the positive label for the rows of `frame` from a fitted artifact."""
-    kind = artifact["kind"]
-    if kind == BASELINE:
-        cells = rfm_cell(frame)
-        rates = cells.map(artifact["cells"]).astype("float64")
-        return rates.fillna(artifact["default"]).to_numpy(dtype="float64")
-    x = numeric_matrix(frame, artifact["features"])
-    if kind == "logistic_regression":
-        z = (linear_inputs(x).to_numpy() - np.array(artifact["mean"])) / np.array(artifact["scale"])
-        return 1.0 / (1.0 + np.exp(-(z @ np.array(artifact["coef"]) + artifact["intercept"])))
-    if kind == "xgboost":
-        import xgboost
-
-        booster = booster or load_booster(artifact)
-        return booster.predict(xgboost.DMatrix(x.to_numpy(), missing=np.nan)).astype("float64")
-    raise ValueError(f"unknown model kind {kind!r}")
-
-
-def contributions(
-    artifact: dict, frame: pd.DataFrame, booster=None, approximate: bool = False
-) -> pd.DataFrame:
-    """Per-row, per-feature contributions to the score's log-odds (the reasons).
-
-    XGBoost: exact tree SHAP values (XGBoost's pred_contribs), or with
-    `approximate` Saabas values (approx_contribs: each split's change of the
-    node value, ~7x faster; they add up to the log-odds too). Logistic
-    regression: coefficient x standardized value (relative to the training
-    mean). Baseline: its two cell features share the cell's log-odds
-    difference from the overall rate.
-    """
-    kind = artifact["kind"]
-    if kind == BASELINE:
-        p = predict(artifact, frame)
-        base = float(np.clip(artifact["default"], 1e-7, 1 - 1e-7))
-        p = np.clip(p, 1e-7, 1 - 1e-7)
-        delta = np.log(p / (1 - p)) - np.log(base / (1 - base))
-        return pd.DataFrame({f: delta / 2 for f in artifact["features"]}, index=frame.index)
-    x = numeric_matrix(frame, artifact["features"])
-    if kind == "logistic_regression":
-        z = (linear_inputs(x).to_numpy() - np.array(artifact["mean"])) / np.array(artifact["scale"])
-        return pd.DataFrame(
-            z * np.array(artifact["coef"]), columns=artifact["features"], index=frame.index
-        )
-    if kind == "xgboost":
-        import xgboost
-
-        booster = booster or load_booster(artifact)
-        shap = booster.predict(
-            xgboost.DMatrix(x.to_numpy(), missing=np.nan),
-            pred_contribs=True,
-            approx_contribs=approximate,
-        )
-        return pd.DataFrame(shap[:, :-1], columns=artifact["features"], index=frame.index)
-    raise ValueError(f"unknown model kind {kind!r}")
+# --------------------------------------------------------------------------- importance
 
 
 def feature_importance(artifact: dict, frame: pd.DataFrame, limit: int = 5000) -> list[dict]:
@@ -411,18 +291,6 @@ def reference_bins(values: pd.Series, bins: int = 10) -> dict:
     else:
         edges = sorted({float(v) for v in np.quantile(present, np.linspace(0, 1, bins + 1)[1:-1])})
     return {"edges": edges, "shares": bin_shares(values, edges)}
-
-
-def bin_shares(values: pd.Series, edges: list[float]) -> list[float]:
-    """Shares of values in (-inf, e1], (e1, e2]... (e_k, inf), then null: len(edges) + 2 shares."""
-    values = pd.to_numeric(values, errors="coerce").astype("float64")
-    n = len(values)
-    if n == 0:
-        return [0.0] * (len(edges) + 2)
-    present = values.dropna().to_numpy()
-    index = np.searchsorted(np.asarray(edges, dtype="float64"), present, side="left")
-    counts = np.bincount(index, minlength=len(edges) + 1).astype("float64")
-    return [float(c / n) for c in counts] + [float((n - len(present)) / n)]
 
 
 # --------------------------------------------------------------------------- training
@@ -452,23 +320,6 @@ def fit_candidate(algorithm: str, x: pd.DataFrame, y: np.ndarray, settings: dict
     if algorithm == "xgboost":
         return fit_xgboost(x, y, dict(settings.get("xgboost_params") or {}))
     raise ValueError(f"propensity_algorithms: unknown algorithm {algorithm!r}")
-
-
-def eligible_champions(versions: pd.DataFrame, scoring_date) -> pd.DataFrame:
-    """Each model's champion for a scoring date: its latest promotion among the
-    versions whose data ended by that date (data_as_of_date <= scoring_date).
-
-    A version trained for a later scoring date learnt labels from after this
-    one: it may not score, nor be compared on, an earlier date (backfills).
-    """
-    scoring = pd.Timestamp(scoring_date)
-    eligible = versions["promoted_at"].notna() & (
-        pd.to_datetime(versions["data_as_of_date"]) <= scoring
-    )
-    promoted = versions[eligible].sort_values(
-        ["model_name", "data_as_of_date", "promoted_at", "model_version"]
-    )
-    return promoted.groupby("model_name", as_index=False).tail(1).reset_index(drop=True)
 
 
 def current_champion(

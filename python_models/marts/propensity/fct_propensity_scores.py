@@ -20,10 +20,9 @@ the same version and data always give the same scores.
   model, Saabas values above; coefficient x standardized value for the
   logistic regression).
 
-The model functions (predict, contributions and their helpers) are copies of
-int_propensity__model_versions.py's: dbt Python models cannot import each
-other on Snowflake. tests/python/test_propensity.py fails when the copies
-differ.
+The champion is chosen, and the artifact applied, by the functions
+int_propensity__model_versions trains and compares with
+(mailroom.pymodels.propensity).
 """
 
 from __future__ import annotations
@@ -34,8 +33,15 @@ import json
 import numpy as np
 import pandas as pd
 
-BASELINE = "rfm_baseline"
-RECENCY_CAP = {"days_since_": 730.0, "hours_since_": 17520.0}
+from mailroom.pymodels.bridge import for_warehouse, to_pandas
+from mailroom.pymodels.propensity import (
+    contributions,
+    eligible_champions,
+    load_booster,
+    numeric_matrix,
+    predict,
+)
+
 REASONS = 3
 BATCH_ROWS = 100_000
 OUTPUT_COLUMNS = [
@@ -56,153 +62,7 @@ OUTPUT_COLUMNS = [
 ]
 
 
-def to_pandas(relation, columns: list[str] | None = None) -> pd.DataFrame:
-    """A DuckDB relation or a Snowpark DataFrame as pandas, columns lower-cased.
-
-    `columns` (unquoted names) are selected in the warehouse when the relation
-    can (DuckDB, Snowpark), so only they travel; in pandas otherwise.
-    """
-    if columns and hasattr(relation, "select"):
-        relation = relation.select(*columns)
-    frame = relation.to_pandas() if hasattr(relation, "to_pandas") else relation.df()
-    frame.columns = [str(c).lower() for c in frame.columns]
-    return frame[columns] if columns else frame
-
-
-def for_warehouse(frame: pd.DataFrame, session) -> pd.DataFrame:
-    """Column names as the warehouse folds unquoted ones: upper case on Snowflake.
-
-    A pandas frame returned to Snowpark keeps its names as quoted identifiers,
-    so lower-case names would be unreachable from unquoted SQL downstream.
-    """
-    if session is not None and hasattr(session, "create_dataframe"):
-        frame = frame.rename(columns=str.upper)
-    return frame
-
-
-# --------------------------------------------------------------------------- the fitted models
-# (as in int_propensity__model_versions.py)
-
-
-def recency_cap(feature: str) -> float | None:
-    for prefix, cap in RECENCY_CAP.items():
-        if feature.startswith(prefix):
-            return cap
-    return None
-
-
-def numeric_matrix(frame: pd.DataFrame, features: list[str]) -> pd.DataFrame:
-    """The features as float64 (nulls stay NaN), in the given order."""
-    return frame.reindex(columns=features).apply(pd.to_numeric, errors="coerce").astype("float64")
-
-
-def linear_inputs(x: pd.DataFrame) -> pd.DataFrame:
-    """Imputed, signed-log1p features for the linear model.
-
-    Nulls mean "never" (recency) or "not applicable" (rates, averages):
-    recency -> its cap (longer than any history), everything else -> 0.
-    Recency is clipped to the cap so "never" and "very long ago" meet.
-    """
-    out = x.copy()
-    for feature in out.columns:
-        cap = recency_cap(feature)
-        if cap is not None:
-            out[feature] = out[feature].fillna(cap).clip(upper=cap)
-        else:
-            out[feature] = out[feature].fillna(0.0)
-    return np.sign(out) * np.log1p(out.abs())
-
-
-def rfm_cell(x: pd.DataFrame) -> pd.Series:
-    r = x.get("recency_score")
-    f = x.get("frequency_score")
-    if r is None or f is None:
-        return pd.Series("none", index=x.index)
-    cell = r.fillna(0).astype("int64").astype(str) + "-" + f.fillna(0).astype("int64").astype(str)
-    return cell.where(r.notna() & f.notna(), "none")
-
-
-def load_booster(artifact: dict):
-    import xgboost
-
-    booster = xgboost.Booster()
-    booster.load_model(bytearray(artifact["booster"].encode("utf-8")))
-    return booster
-
-
-def predict(artifact: dict, frame: pd.DataFrame, booster=None) -> np.ndarray:
-    """Probabilities of the positive label for the rows of `frame` from a fitted artifact."""
-    kind = artifact["kind"]
-    if kind == BASELINE:
-        cells = rfm_cell(frame)
-        rates = cells.map(artifact["cells"]).astype("float64")
-        return rates.fillna(artifact["default"]).to_numpy(dtype="float64")
-    x = numeric_matrix(frame, artifact["features"])
-    if kind == "logistic_regression":
-        z = (linear_inputs(x).to_numpy() - np.array(artifact["mean"])) / np.array(artifact["scale"])
-        return 1.0 / (1.0 + np.exp(-(z @ np.array(artifact["coef"]) + artifact["intercept"])))
-    if kind == "xgboost":
-        import xgboost
-
-        booster = booster or load_booster(artifact)
-        return booster.predict(xgboost.DMatrix(x.to_numpy(), missing=np.nan)).astype("float64")
-    raise ValueError(f"unknown model kind {kind!r}")
-
-
-def contributions(
-    artifact: dict, frame: pd.DataFrame, booster=None, approximate: bool = False
-) -> pd.DataFrame:
-    """Per-row, per-feature contributions to the score's log-odds (the reasons).
-
-    XGBoost: exact tree SHAP values (XGBoost's pred_contribs), or with
-    `approximate` Saabas values (approx_contribs: each split's change of the
-    node value, ~7x faster; they add up to the log-odds too). Logistic
-    regression: coefficient x standardized value (relative to the training
-    mean). Baseline: its two cell features share the cell's log-odds
-    difference from the overall rate.
-    """
-    kind = artifact["kind"]
-    if kind == BASELINE:
-        p = predict(artifact, frame)
-        base = float(np.clip(artifact["default"], 1e-7, 1 - 1e-7))
-        p = np.clip(p, 1e-7, 1 - 1e-7)
-        delta = np.log(p / (1 - p)) - np.log(base / (1 - base))
-        return pd.DataFrame({f: delta / 2 for f in artifact["features"]}, index=frame.index)
-    x = numeric_matrix(frame, artifact["features"])
-    if kind == "logistic_regression":
-        z = (linear_inputs(x).to_numpy() - np.array(artifact["mean"])) / np.array(artifact["scale"])
-        return pd.DataFrame(
-            z * np.array(artifact["coef"]), columns=artifact["features"], index=frame.index
-        )
-    if kind == "xgboost":
-        import xgboost
-
-        booster = booster or load_booster(artifact)
-        shap = booster.predict(
-            xgboost.DMatrix(x.to_numpy(), missing=np.nan),
-            pred_contribs=True,
-            approx_contribs=approximate,
-        )
-        return pd.DataFrame(shap[:, :-1], columns=artifact["features"], index=frame.index)
-    raise ValueError(f"unknown model kind {kind!r}")
-
-
 # --------------------------------------------------------------------------- scoring
-
-
-def champions(versions: pd.DataFrame, scoring_date) -> pd.DataFrame:
-    """Each model's champion for a scoring date: its latest promotion among the
-    versions whose data ended by that date (as int_propensity__model_versions
-    picks the champion to beat). A version trained for a later date learnt
-    labels from after this one and may not score it (backfills)."""
-    scoring = pd.Timestamp(scoring_date)
-    eligible = versions["promoted_at"].notna() & (
-        pd.to_datetime(versions["data_as_of_date"]) <= scoring
-    )
-    promoted = versions[eligible].sort_values(
-        ["model_name", "data_as_of_date", "promoted_at", "model_version"]
-    )
-    return promoted.groupby("model_name", as_index=False).tail(1).reset_index(drop=True)
 
 
 def deciles(scores: np.ndarray, keys: np.ndarray) -> np.ndarray:
@@ -330,7 +190,7 @@ def score_all(
     """Scores of every (person, model) in `population` by the model's champion."""
     parts = []
     scoring_date = features["as_of_date"].max() if len(features) else None
-    for _, champion in champions(versions, scoring_date).iterrows():
+    for _, champion in eligible_champions(versions, scoring_date).iterrows():
         members = population.loc[population["model_name"] == champion["model_name"], ["person_id"]]
         people = features.merge(members, on="person_id", how="inner")
         parts.append(score_model(champion, people, tier_settings, exact_reasons_max_rows))

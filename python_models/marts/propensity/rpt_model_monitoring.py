@@ -11,9 +11,9 @@ Two checks (`check_name`):
   current population is the people fct_propensity_scores scored with the
   model (their int_customers__features row; the score from
   fct_propensity_scores), put in the same bins by the same rule
-  (`bin_shares`, as in int_propensity__model_versions.py). PSI = sum over
-  bins of (current - reference) * ln(current / reference); a share below
-  `monitoring_psi_epsilon` counts as the epsilon (an empty bin would
+  (`bin_shares` of mailroom.pymodels.propensity, as training did). PSI =
+  sum over bins of (current - reference) * ln(current / reference); a share
+  below `monitoring_psi_epsilon` counts as the epsilon (an empty bin would
   otherwise make it infinite). Status by config meta thresholds: `warn` from
   `monitoring_psi_warn`, `fail` from `monitoring_psi_fail`, else `ok`; only
   the score and the version's `monitoring_fail_top_features` most important
@@ -40,10 +40,6 @@ Two checks (`check_name`):
   it) and that has not been cancelled or refunded by then; purchase = such
   an order, churn = none. A date whose people all had the same outcome gets
   a null value and a note.
-
-The helpers to_pandas / for_warehouse and bin_shares are copies of the ones
-in the other propensity models: dbt Python models cannot import each other
-on Snowflake (keep them in step).
 """
 
 from __future__ import annotations
@@ -53,6 +49,9 @@ import json
 
 import numpy as np
 import pandas as pd
+
+from mailroom.pymodels.bridge import for_warehouse, to_pandas
+from mailroom.pymodels.propensity import bin_shares
 
 PSI = "psi"
 REALIZED_ROC_AUC = "realized_roc_auc"
@@ -78,46 +77,7 @@ OUTPUT_COLUMNS = [
 ]
 
 
-def to_pandas(relation, columns: list[str] | None = None) -> pd.DataFrame:
-    """A DuckDB relation or a Snowpark DataFrame as pandas, columns lower-cased.
-
-    `columns` (unquoted names) are selected in the warehouse when the relation
-    can (DuckDB, Snowpark), so only they travel; in pandas otherwise.
-    """
-    if columns and hasattr(relation, "select"):
-        relation = relation.select(*columns)
-    frame = relation.to_pandas() if hasattr(relation, "to_pandas") else relation.df()
-    frame.columns = [str(c).lower() for c in frame.columns]
-    return frame[columns] if columns else frame
-
-
-def for_warehouse(frame: pd.DataFrame, session) -> pd.DataFrame:
-    """Column names as the warehouse folds unquoted ones: upper case on Snowflake.
-
-    A pandas frame returned to Snowpark keeps its names as quoted identifiers,
-    so lower-case names would be unreachable from unquoted SQL downstream.
-    """
-    if session is not None and hasattr(session, "create_dataframe"):
-        frame = frame.rename(columns=str.upper)
-    return frame
-
-
 # --------------------------------------------------------------------------- population stability
-
-
-def bin_shares(values: pd.Series, edges: list[float]) -> list[float]:
-    """Shares of values in (-inf, e1], (e1, e2]... (e_k, inf), then null: len(edges) + 2 shares.
-
-    The training rule of int_propensity__model_versions.py, unchanged.
-    """
-    values = pd.to_numeric(values, errors="coerce").astype("float64")
-    n = len(values)
-    if n == 0:
-        return [0.0] * (len(edges) + 2)
-    present = values.dropna().to_numpy()
-    index = np.searchsorted(np.asarray(edges, dtype="float64"), present, side="left")
-    counts = np.bincount(index, minlength=len(edges) + 1).astype("float64")
-    return [float(c / n) for c in counts] + [float((n - len(present)) / n)]
 
 
 def psi(reference: list[float], current: list[float], epsilon: float = 1e-4) -> float:
