@@ -299,6 +299,16 @@ def _has_table(con, schema: str, table: str) -> bool:
     )
 
 
+def _has_column(con, schema: str, table: str, column: str) -> bool:
+    return bool(
+        con.execute(
+            "select count(*) from information_schema.columns "
+            "where table_schema = ? and table_name = ? and column_name = ?",
+            [schema, table, column],
+        ).fetchone()[0]
+    )
+
+
 def print_customers(con) -> None:
     """Lifecycle, contactability, segments and learned clusters of dim_customers."""
     if not _rows(con, "marts", "dim_customers") or not _has_table(con, "marts", "dim_segments"):
@@ -332,14 +342,22 @@ def print_models(con) -> None:
     if not _rows(con, "marts", "dim_model_versions"):
         return
     print("\npropensity champions (ROC-AUC on the validation date; recency x frequency baseline)")
-    for name, version, auc, base, rows in con.execute(
-        "select model_name, model_version, roc_auc, baseline_roc_auc, validation_rows "
-        "from marts.dim_model_versions where is_champion order by 1"
+    # a registry trained before the small-data flag has no such column
+    reason = (
+        "small_data_reason"
+        if _has_column(con, "marts", "dim_model_versions", "small_data_reason")
+        else "null"
+    )
+    for name, version, auc, base, rows, small_data in con.execute(
+        "select model_name, model_version, roc_auc, baseline_roc_auc, validation_rows, "
+        f"{reason} from marts.dim_model_versions where is_champion order by 1"
     ).fetchall():
         print(
             f"  {name:<10}{version:<40}{_num(auc, '8.4f')}{_num(base, '8.4f')}  "
             f"({rows or 0:,} validation rows)"
         )
+        if small_data:
+            print(f"  {'':<10}small data: {small_data}")
     if _has_table(con, "marts", "fct_propensity_scores"):
         for name, tier, n, mean in con.execute(
             "select model_name, tier, count(*), avg(score) from marts.fct_propensity_scores "

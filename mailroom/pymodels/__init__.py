@@ -12,11 +12,12 @@ So nothing here imports the rest of mailroom (the CLI, the loader, the
 simulator), and the modules import only the standard library, numpy, pandas
 and scipy at the top; xgboost and snowflake-ml only inside the functions that
 need them. This file imports no module of its own, so that a model pays only
-for what it imports (the monitoring model's packages have no scipy).
+for what it imports (scipy only where `btyd` is imported).
 
 - `bridge`: DuckDB relations and Snowpark DataFrames in, frames out.
 - `propensity`: the feature matrix, scoring and reasons of the fitted
   propensity models, shared by training, scoring and monitoring.
-- `btyd`: the buy-till-you-die models of customer value.
+- `btyd`: the buy-till-you-die models of customer value, and the
+  propensity models' BTYD feature (btyd_purchase_probability).
 - `ship`: the zip Snowflake imports.
 """

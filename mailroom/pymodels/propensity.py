@@ -6,10 +6,15 @@ and scores; rpt_model_monitoring bins today's population like the training
 reference. All three go through these functions, so the training figures,
 the scores and the monitoring bins follow one rule.
 
-An artifact is a dict with `kind` (`rfm_baseline`, `logistic_regression` or
-`xgboost`), `features` and what the kind needs: the baseline's cell rates
-(`cells`, `default`), the logistic regression's `mean`, `scale`, `coef` and
-`intercept` on linear_inputs, or the XGBoost booster's own JSON (`booster`).
+An artifact is a dict with `kind` (`rfm_baseline`, `logistic_regression`,
+`xgboost` or `btyd`), `features` and what the kind needs: the baseline's cell
+rates (`cells`, `default`), the logistic regression's `mean`, `scale`, `coef`
+and `intercept` on linear_inputs, the XGBoost booster's own JSON
+(`booster`), or for `btyd` (the `pareto_nbd` candidate) its `outcome`
+(`order`, or `no_order` when the model's positive is no order) and the
+training rate of the label (`base_rate`). A `btyd` artifact scores with its
+one feature, the buy-till-you-die probability of an order within the horizon
+(mailroom.pymodels.btyd computes it; this module needs no scipy).
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ import numpy as np
 import pandas as pd
 
 BASELINE = "rfm_baseline"
+BTYD = "btyd"
 # "Never" for a recency feature: longer than any history (days, hours).
 RECENCY_CAP = {"days_since_": 730.0, "hours_since_": 17520.0}
 
@@ -85,6 +91,12 @@ def predict(artifact: dict, frame: pd.DataFrame, booster=None) -> np.ndarray:
         rates = cells.map(artifact["cells"]).astype("float64")
         return rates.fillna(artifact["default"]).to_numpy(dtype="float64")
     x = numeric_matrix(frame, artifact["features"])
+    if kind == BTYD:
+        # the probability of an order; a person without one gets the training rate
+        p = x.iloc[:, 0].clip(0.0, 1.0).to_numpy(dtype="float64")
+        if artifact.get("outcome") == "no_order":
+            p = 1.0 - p
+        return np.where(np.isnan(p), float(artifact["base_rate"]), p)
     if kind == "logistic_regression":
         z = (linear_inputs(x).to_numpy() - np.array(artifact["mean"])) / np.array(artifact["scale"])
         return 1.0 / (1.0 + np.exp(-(z @ np.array(artifact["coef"]) + artifact["intercept"])))
@@ -106,15 +118,17 @@ def contributions(
     node value, ~7x faster; they add up to the log-odds too). Logistic
     regression: coefficient x standardized value (relative to the training
     mean). Baseline: its two cell features share the cell's log-odds
-    difference from the overall rate.
+    difference from the overall rate. BTYD: its one feature carries the
+    score's log-odds difference from the training rate of the label.
     """
     kind = artifact["kind"]
-    if kind == BASELINE:
-        p = predict(artifact, frame)
-        base = float(np.clip(artifact["default"], 1e-7, 1 - 1e-7))
-        p = np.clip(p, 1e-7, 1 - 1e-7)
+    if kind in (BASELINE, BTYD):
+        p = np.clip(predict(artifact, frame), 1e-7, 1 - 1e-7)
+        rate = artifact["default"] if kind == BASELINE else artifact["base_rate"]
+        base = float(np.clip(rate, 1e-7, 1 - 1e-7))
         delta = np.log(p / (1 - p)) - np.log(base / (1 - base))
-        return pd.DataFrame({f: delta / 2 for f in artifact["features"]}, index=frame.index)
+        share = delta / len(artifact["features"])
+        return pd.DataFrame({f: share for f in artifact["features"]}, index=frame.index)
     x = numeric_matrix(frame, artifact["features"])
     if kind == "logistic_regression":
         z = (linear_inputs(x).to_numpy() - np.array(artifact["mean"])) / np.array(artifact["scale"])

@@ -19,7 +19,7 @@ from conftest import load_model_module, using_warehouse
 
 from mailroom import runner
 from mailroom.generator import WorldConfig, generate_world
-from mailroom.pymodels import propensity
+from mailroom.pymodels import btyd, propensity
 
 
 @pytest.fixture(scope="module")
@@ -206,6 +206,366 @@ def test_a_feature_without_any_value_is_left_out(training) -> None:
     out = training.train_all(frame, FEATURES, SETTINGS, None, dt.datetime(2026, 3, 6), SCORING)
     assert len(out) == 3
     assert all("visits_90d" not in json.loads(f) for f in out["features"])
+
+
+# --------------------------------------------------------------------------- Pareto/NBD in the models
+
+BTYD_DATES = ["2025-01-31", "2025-02-28", "2025-03-31", "2025-04-30", "2025-05-31", "2025-07-31"]
+BTYD_SCORING = pd.Timestamp("2025-08-31")
+BTYD_FEATURES = [
+    "days_since_last_order",
+    "orders_lifetime",
+    "visits_30d",
+    "recency_score",
+    "frequency_score",
+    "tenure_days",
+]
+BTYD_SETTINGS = {**SETTINGS, "algorithms": ["logistic_regression", "xgboost", "pareto_nbd"]}
+
+
+def order_histories(people: int, seed: int = 1) -> list[tuple]:
+    """(first seen, order times, death) of people who buy at Poisson rates until they lapse.
+
+    Half of them order at birth (an hour after being first seen); rates and
+    lifetimes vary across people as the Pareto/NBD assumes.
+    """
+    rng = np.random.default_rng(seed)
+    start, end = pd.Timestamp("2023-01-01"), pd.Timestamp("2025-10-31")
+    first_seen = start + pd.to_timedelta(rng.uniform(0, (end - start).days - 60, people), unit="D")
+    rate = rng.gamma(0.8, 1 / 30, people)
+    life = np.minimum(rng.exponential(1 / rng.gamma(1.0, 1 / 250, people)), 10_000.0)
+    histories = []
+    for i in range(people):
+        span = min(life[i], (end - first_seen[i]).days)
+        times = np.sort(rng.uniform(0, span, rng.poisson(rate[i] * span)))
+        if rng.random() < 0.5:
+            times = np.concatenate([[1 / 24], times])
+        order_at = first_seen[i] + pd.to_timedelta(times, unit="D")
+        histories.append((first_seen[i], order_at, first_seen[i] + pd.Timedelta(days=life[i])))
+    return histories
+
+
+def history_snapshot(histories: list[tuple], as_of_date: str, horizon: int = 30) -> pd.DataFrame:
+    """The point-in-time features of everyone seen by the as-of date, and orders in the horizon.
+
+    visits_30d is web data that knows who is still alive (what BTYD cannot see).
+    """
+    rng = np.random.default_rng(pd.Timestamp(as_of_date).toordinal())
+    as_of_at = pd.Timestamp(as_of_date) + pd.Timedelta(days=1)
+    end_at = as_of_at + pd.Timedelta(days=horizon)
+    rows = []
+    for i, (seen, order_at, death) in enumerate(histories):
+        if seen >= as_of_at:
+            continue
+        past = order_at[order_at < as_of_at]
+        rows.append(
+            {
+                "person_id": f"p{i:05d}",
+                "as_of_date": as_of_at.date() - dt.timedelta(days=1),
+                "as_of_at": as_of_at,
+                "first_seen_at": seen,
+                "first_order_at": past.min() if len(past) else pd.NaT,
+                "last_order_at": past.max() if len(past) else pd.NaT,
+                "orders_lifetime": len(past),
+                "avg_order_value": 50.0 if len(past) else np.nan,
+                "tenure_days": (as_of_at - seen).days,
+                "days_since_first_order": (as_of_at - past.min()).days if len(past) else np.nan,
+                "days_since_last_order": (as_of_at - past.max()).days if len(past) else np.nan,
+                "visits_30d": float(rng.poisson(4.0 if death > as_of_at else 0.3)),
+                "orders_in_window": int(((order_at >= as_of_at) & (order_at < end_at)).sum()),
+            }
+        )
+    frame = pd.DataFrame(rows)
+    buyers = frame["orders_lifetime"] > 0
+    for score, column, sign in (
+        ("recency_score", "days_since_last_order", -1),
+        ("frequency_score", "orders_lifetime", 1),
+    ):
+        rank = (sign * frame.loc[buyers, column]).rank(pct=True, method="min")
+        frame[score] = np.nan
+        frame.loc[buyers, score] = np.minimum(
+            5, 1 + np.floor(5 * (rank - rank.min()) / (1 - rank.min()))
+        )
+    return frame
+
+
+def btyd_training(histories: list[tuple], model: str = "purchase") -> pd.DataFrame:
+    """A training set of the model over BTYD_DATES (the last one validation), with the BTYD inputs."""
+    horizon = 30 if model == "purchase" else 90
+    parts = []
+    for i, date in enumerate(BTYD_DATES):
+        part = history_snapshot(histories, date, horizon)
+        if model == "churn":  # its population: an order in the last 365 days
+            part = part[part["days_since_last_order"] <= 365]
+        part["split"] = "validation" if i == len(BTYD_DATES) - 1 else "train"
+        parts.append(part)
+    frame = pd.concat(parts, ignore_index=True)
+    ordered = frame.pop("orders_in_window") > 0
+    frame["model_name"] = model
+    frame["horizon_days"] = horizon
+    frame["is_positive_without_order"] = model == "churn"
+    frame["label"] = (~ordered if model == "churn" else ordered).astype(int)
+    return frame
+
+
+def btyd_base(histories: list[tuple]) -> pd.DataFrame:
+    """Everyone at every as-of date (the feature history): what the BTYD feature is fitted on."""
+    return pd.concat([history_snapshot(histories, d) for d in BTYD_DATES], ignore_index=True)
+
+
+@pytest.fixture(scope="module")
+def histories():
+    return order_histories(2500)
+
+
+@pytest.fixture(scope="module")
+def base(histories):
+    return btyd_base(histories)
+
+
+@pytest.fixture(scope="module")
+def btyd_frame(histories):
+    return btyd_training(histories)
+
+
+def train_btyd(training, frame, previous=None, settings=BTYD_SETTINGS, **kwargs):
+    return training.train_all(
+        frame, BTYD_FEATURES, settings, previous, dt.datetime(2025, 9, 1), BTYD_SCORING, **kwargs
+    )
+
+
+@pytest.fixture(scope="module")
+def btyd_trained(training, btyd_frame, base):
+    return train_btyd(training, btyd_frame, base=base)
+
+
+def test_the_btyd_feature_uses_each_dates_own_rows(base) -> None:
+    frame = base[base["as_of_date"].astype(str).isin(BTYD_DATES[:2])].reset_index(drop=True)
+    first = frame["as_of_date"].astype(str) == BTYD_DATES[0]
+    p = btyd.btyd_purchase_probability(frame, 30)
+    assert p.index.equals(frame.index) and p.between(0, 1).all()
+    # fitted on everyone of the date (base), applied to some of them: the same values
+    some = frame.sample(frac=0.3, random_state=1)
+    np.testing.assert_allclose(btyd.btyd_purchase_probability(some, 30, base=frame), p[some.index])
+    # a later date's rows changed (fewer people, other histories): the earlier date's values stay
+    later = (
+        frame[~first]
+        .sample(frac=0.5, random_state=0)
+        .assign(orders_lifetime=lambda f: f["orders_lifetime"] * 2)
+    )
+    changed = pd.concat([frame[first], later])
+    again = btyd.btyd_purchase_probability(frame[first], 30, base=changed)
+    np.testing.assert_allclose(again, p[first])
+    # in any row order
+    reversed_rows = btyd.btyd_purchase_probability(frame.iloc[::-1], 30)
+    np.testing.assert_allclose(reversed_rows.sort_index(), p)
+    # a recent frequent buyer ranks far above a lapsed one with the same orders
+    as_of_at = pd.Timestamp(frame.loc[first, "as_of_at"].iloc[0])
+    two = pd.DataFrame(
+        {
+            "person_id": ["recent", "lapsed"],
+            "as_of_date": frame.loc[first, "as_of_date"].iloc[0],
+            "as_of_at": as_of_at,
+            "first_seen_at": as_of_at - pd.Timedelta(days=400),
+            "first_order_at": as_of_at - pd.Timedelta(days=399),
+            "last_order_at": [as_of_at - pd.Timedelta(days=3), as_of_at - pd.Timedelta(days=300)],
+            "orders_lifetime": 8,
+            "avg_order_value": 50.0,
+        }
+    )
+    recent, lapsed = btyd.btyd_purchase_probability(two, 30, base=frame)
+    assert recent > 10 * lapsed
+
+
+def test_pareto_nbd_is_a_candidate_scored_by_the_feature_itself(
+    btyd_trained, btyd_frame, base
+) -> None:
+    from sklearn.metrics import roc_auc_score
+
+    assert sorted(btyd_trained["algorithm"]) == [
+        "logistic_regression",
+        "pareto_nbd",
+        "rfm_baseline",
+        "xgboost",
+    ]
+    row = btyd_trained[btyd_trained["algorithm"] == "pareto_nbd"].iloc[0]
+    artifact = json.loads(row["artifact"])
+    assert artifact["kind"] == "btyd" and artifact["outcome"] == "order"
+    assert artifact["features"] == [btyd.BTYD_FEATURE] and artifact["horizon_days"] == 30
+    assert artifact["btyd"]["horizon_days"] == 30 and artifact["btyd"]["model"] == "pareto_nbd"
+    validation = btyd_frame[btyd_frame["split"] == "validation"]
+    p = btyd.btyd_purchase_probability(validation, 30, base=base)
+    assert row["roc_auc"] == pytest.approx(roc_auc_score(validation["label"], p), abs=1e-12)
+    # the others may use the feature
+    for algorithm in ("logistic_regression", "xgboost"):
+        features = json.loads(
+            btyd_trained.loc[btyd_trained["algorithm"] == algorithm, "features"].iloc[0]
+        )
+        assert btyd.BTYD_FEATURE in features
+    # the promoted model is the best on the validation rows: at least Pareto/NBD's figure
+    (promoted,) = btyd_trained.loc[btyd_trained["is_promoted"], "roc_auc"]
+    assert promoted == btyd_trained["roc_auc"].max() >= row["roc_auc"]
+
+
+def test_without_web_signal_the_champion_is_still_at_least_pareto_nbd(
+    training, btyd_frame, base
+) -> None:
+    frame = btyd_frame.drop(columns=["visits_30d"])
+    features = [f for f in BTYD_FEATURES if f != "visits_30d"]
+    out = training.train_all(
+        frame, features, BTYD_SETTINGS, None, dt.datetime(2025, 9, 1), BTYD_SCORING, base=base
+    )
+    figures = out.set_index("algorithm")["roc_auc"]
+    (promoted,) = out.loc[out["is_promoted"], "algorithm"]
+    assert figures[promoted] >= figures["pareto_nbd"] and figures[promoted] == figures.max()
+    # the next run's candidates compete with that champion on the same validation rows
+    again = train_btyd(training, btyd_frame, out, base=base)
+    champion = out.loc[out["is_promoted"], "model_version"].iloc[0]
+    assert (again["champion_version"] == champion).all()
+    assert again["champion_roc_auc"].iloc[0] == pytest.approx(figures[promoted])
+    if again["is_promoted"].any():
+        assert again.loc[again["is_promoted"], "roc_auc"].iloc[0] >= figures[promoted]
+
+
+def test_churn_pareto_nbd_scores_one_minus_the_probability(training, histories, base) -> None:
+    from sklearn.metrics import roc_auc_score
+
+    frame = btyd_training(histories, "churn")
+    validation = frame[frame["split"] == "validation"]
+    # fitted on everyone at the date, not on the recent buyers churn scores
+    p = btyd.btyd_purchase_probability(validation, 90, base=base)
+    for data in (frame, frame.drop(columns=["is_positive_without_order"])):
+        # the training set's flag, or read from the train rows
+        out = train_btyd(training, data, base=base)
+        row = out[out["algorithm"] == "pareto_nbd"].iloc[0]
+        assert json.loads(row["artifact"])["outcome"] == "no_order"
+        assert row["roc_auc"] == pytest.approx(roc_auc_score(validation["label"], 1 - p), abs=1e-12)
+        assert row["roc_auc"] > 0.5
+
+
+def test_pareto_nbd_needs_its_inputs(training) -> None:
+    with pytest.raises(ValueError, match="pareto_nbd candidate needs the columns"):
+        training.train_all(
+            synthetic(), FEATURES, BTYD_SETTINGS, None, dt.datetime(2026, 3, 2), SCORING
+        )
+
+
+def test_scoring_computes_the_btyd_feature_for_the_champion(
+    scoring, btyd_trained, histories
+) -> None:
+    people = history_snapshot(histories, str(BTYD_SCORING.date())).drop(
+        columns=["orders_in_window"]
+    )
+    # a population smaller than everyone: the feature is fitted on everyone all the same
+    members = people[people["orders_lifetime"] > 0]
+    population = pd.DataFrame({"model_name": "purchase", "person_id": members["person_id"]})
+    expected = btyd.btyd_purchase_probability(members, 30, base=people)
+    expected.index = members["person_id"]
+    for algorithm in ("pareto_nbd", "xgboost"):
+        versions = btyd_trained.copy()
+        versions["is_promoted"] = versions["algorithm"] == algorithm
+        versions["promoted_at"] = versions["trained_at"].where(versions["is_promoted"])
+        scores = scoring.score_all(versions, people, population, {}, dt.datetime(2025, 9, 1))
+        scores = scores.set_index("person_id").loc[members["person_id"]]
+        assert len(scores) == len(members) and (scores["algorithm"] == algorithm).all()
+        assert scores["score"].between(0, 1).all()
+        artifact = json.loads(versions.loc[versions["is_promoted"], "artifact"].iloc[0])
+        with_feature = members.assign(**{btyd.BTYD_FEATURE: expected.to_numpy()})
+        np.testing.assert_allclose(scores["score"], propensity.predict(artifact, with_feature))
+        if algorithm == "pareto_nbd":
+            np.testing.assert_allclose(scores["score"], expected)
+            # its one reason is the feature, for people above the training rate
+            above = scores["score"] > artifact["base_rate"]
+            assert above.any() and (scores.loc[above, "reason_1"] == btyd.BTYD_FEATURE).all()
+            assert scores.loc[~above, "reason_1"].isna().all() and scores["reason_2"].isna().all()
+        else:
+            assert scores["reason_1"].notna().any()
+
+
+def test_monitoring_measures_the_btyd_feature(btyd_trained, histories) -> None:
+    monitoring = load_model_module("python_models/marts/propensity/rpt_model_monitoring.py")
+    people = history_snapshot(histories, str(BTYD_SCORING.date())).drop(
+        columns=["orders_in_window"]
+    )
+    champion = btyd_trained[btyd_trained["algorithm"] == "xgboost"].iloc[0]
+    scores = pd.DataFrame(
+        {"person_id": people["person_id"], "score": 0.2, "model_version": champion["model_version"]}
+    )
+    settings = {"psi_warn": 0.1, "psi_fail": 0.25, "psi_epsilon": 1e-4, "excluded_features": set()}
+    rows = {
+        r["subject"]: r for r in monitoring.population_stability(champion, scores, people, settings)
+    }
+    feature = rows[btyd.BTYD_FEATURE]
+    assert "missing" not in (feature["note"] or "") and feature["value"] < 0.25
+
+
+# --------------------------------------------------------------------------- small data
+
+
+def test_a_small_history_is_flagged_with_every_reason(training, histories) -> None:
+    people = history_snapshot(histories[:40], "2025-08-31")
+    facts = training.data_facts(people)
+    frame = btyd_training(histories[:120])
+    frame = frame[frame["as_of_date"].astype(str).isin(BTYD_DATES[-2:])]
+    out = train_btyd(training, frame, facts=facts)
+    assert len(out) == 4 and out["is_small_data"].all()
+    assert out["small_data_reason"].nunique() == 1
+    reason = out["small_data_reason"].iloc[0]
+    for threshold in (
+        "small_data_min_buyers",
+        "small_data_min_repeat_buyers",
+        "small_data_min_training_dates",
+        "small_data_min_positives",
+        "small_data_min_validation_positives",
+    ):
+        assert threshold in reason, threshold
+    # the data-level ones this history passes, each failed on purpose
+    one_cohort = people.assign(
+        first_order_at=pd.Timestamp("2025-08-05"),
+        days_since_first_order=27,
+        days_since_last_order=people["days_since_last_order"] + 60,
+    )
+    reasons = training.small_data_reasons(training.data_facts(one_cohort), {})
+    for threshold in (
+        "small_data_min_cohorts",
+        "small_data_max_days_since_last_order",
+        "small_data_min_history_days",
+    ):
+        assert any(threshold in r for r in reasons), threshold
+    nobody = training.data_facts(people.assign(orders_lifetime=0))
+    assert any(r.startswith("no order at all") for r in training.small_data_reasons(nobody, {}))
+
+
+def test_a_big_enough_history_is_not_flagged(training, histories, btyd_frame, base) -> None:
+    facts = training.data_facts(history_snapshot(histories, "2025-08-31"))
+    assert facts["buyers"] >= 500 and facts["cohorts"] >= 3
+    out = train_btyd(training, btyd_frame, facts=facts, base=base)
+    assert not out["is_small_data"].any() and out["small_data_reason"].isna().all()
+    # the thresholds come from settings (the vars), and only label: the same fingerprint
+    strict = {**BTYD_SETTINGS, "small_data": {"small_data_min_buyers": 10**6}}
+    flagged = train_btyd(training, btyd_frame, settings=strict, facts=facts, base=base)
+    assert flagged["small_data_reason"].str.contains("small_data_min_buyers: 1e[+]06").all()
+    assert set(flagged["training_fingerprint"]) == set(out["training_fingerprint"])
+
+
+def test_the_summary_shows_the_champions_small_data_reason(capsys) -> None:
+    champion = (
+        "select 'purchase' as model_name, 'purchase-v1' as model_version, 0.8 as roc_auc, "
+        "0.7 as baseline_roc_auc, 100 as validation_rows, true as is_champion"
+    )
+    with duckdb.connect() as con:
+        con.execute("create schema marts")
+        # a registry trained before the flag: no column, no line
+        con.execute(f"create table marts.dim_model_versions as {champion}")
+        runner.print_models(con)
+        assert "small data" not in capsys.readouterr().out
+        con.execute(
+            "create or replace table marts.dim_model_versions as "
+            f"select *, '40 people with a standing order' as small_data_reason from ({champion})"
+        )
+        runner.print_models(con)
+    out = capsys.readouterr().out
+    assert "purchase-v1" in out and "small data: 40 people with a standing order" in out
 
 
 # --------------------------------------------------------------------------- the built world

@@ -176,6 +176,9 @@ final as (
             else 0
         end as label,
 
+        -- booleans
+        population.is_positive_without_order,
+
         -- dates
         population.as_of_date,
         population.validation_date,

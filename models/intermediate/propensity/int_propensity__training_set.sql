@@ -1,6 +1,9 @@
 {#- One row per propensity model, person and as-of date in the train and
     validation parts of the time split: the label and the point-in-time
-    features (mailroom.customer_feature_names()) the models learn from.
+    features (mailroom.customer_feature_names()) the models learn from, and
+    the point-in-time order history the models' BTYD feature is computed from
+    (as_of_at, first_seen_at, first_order_at, last_order_at with the catalog's
+    orders_lifetime and avg_order_value; mailroom.pymodels.btyd).
 
     At most var('propensity_max_training_rows') train rows and
     var('propensity_max_validation_rows') validation rows per model are kept,
@@ -24,6 +27,7 @@ labelled as (
         examples.split,
         examples.horizon_days,
         examples.label,
+        examples.is_positive_without_order,
         row_number() over (
             partition by examples.model_name, examples.split
             order by {{ dbt.hash("examples.person_id || '|' || cast(examples.as_of_date as " ~ dbt.type_string() ~ ")") }}, examples.person_id, examples.as_of_date
@@ -55,8 +59,17 @@ final as (
             feature_history.{{ feature }},
         {%- endfor %}
 
+        -- booleans
+        sampled.is_positive_without_order,
+
         -- dates
-        sampled.as_of_date
+        sampled.as_of_date,
+
+        -- timestamps: the order history of the BTYD feature
+        feature_history.as_of_at,
+        feature_history.first_seen_at,
+        feature_history.first_order_at,
+        feature_history.last_order_at
     from sampled
     inner join feature_history
         on

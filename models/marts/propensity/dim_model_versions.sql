@@ -2,7 +2,19 @@
     int_propensity__model_versions (everything but the fitted artifact), with
     whether the version is its model's champion at the scoring date (the one
     fct_propensity_scores uses): the latest promotion among the versions whose
-    data ended by that date. -#}
+    data ended by that date.
+
+    The small-data flag came later: a registry last trained before it (a
+    routine run does not retrain) lacks its columns, which read as null. -#}
+{%- set registry_columns = [] -%}
+{%- if execute -%}
+    {%- set registry = load_relation(ref('int_propensity__model_versions')) -%}
+    {%- if registry is not none -%}
+        {%- for column in adapter.get_columns_in_relation(registry) -%}
+            {%- do registry_columns.append(column.name | lower) -%}
+        {%- endfor -%}
+    {%- endif -%}
+{%- endif %}
 with
 
 model_versions as (
@@ -59,6 +71,11 @@ final as (
         baseline_lift_by_decile,
         promotion_reason,
         registry_model_name,
+        {% if 'small_data_reason' in registry_columns -%}
+            small_data_reason,
+        {%- else -%}
+            cast(null as {{ dbt.type_string() }}) as small_data_reason,
+        {%- endif %}
 
         -- numbers
         train_rows,
@@ -78,6 +95,11 @@ final as (
         -- booleans
         is_promoted,
         promotion_rank = 1 and is_eligible as is_champion,
+        {% if 'is_small_data' in registry_columns -%}
+            is_small_data,
+        {%- else -%}
+            cast(null as {{ dbt.type_boolean() }}) as is_small_data,
+        {%- endif %}
 
         -- dates
         cast(train_from_date as date) as train_from_date,

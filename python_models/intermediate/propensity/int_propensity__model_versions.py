@@ -11,6 +11,23 @@ for the split). Candidates, each recorded as a version:
   standardized features (nulls: recency -> a cap, everything else -> 0).
 - `xgboost`: snowflake-ml XGBClassifier (gradient-boosted trees; nulls are
   handled by the trees).
+- `pareto_nbd`: the buy-till-you-die ranking itself, no fitting on labels:
+  the score is the feature `btyd_purchase_probability` (below), or one minus
+  it for a model whose positive is no order (churn).
+
+The feature `btyd_purchase_probability` is each row's Pareto/NBD probability
+of an order within the model's horizon (horizon_days) from their
+point-in-time order history, the model fitted per as-of date on everyone
+known at that date (int_customers__feature_history, at most
+propensity_btyd_fit_max_people of them), whatever the model's population
+(mailroom.pymodels.btyd.btyd_purchase_probability; birth rule as in
+fct_customer_value, var btyd_birth_window_hours). Only that date's data
+reaches a date's values: no label, no later date. It joins the catalog
+features of the logistic regression and XGBoost, so they can use the
+Pareto/NBD ranking and improve on it where web or e-mail data add signal;
+and since `pareto_nbd` competes on the same validation rows, the promoted
+model is at least as good as it there. Every artifact of such a run keeps the
+feature's settings (`btyd`), so scoring and monitoring compute it the same way.
 
 Each version records ROC-AUC, PR-AUC (average precision), Brier score, log
 loss, lift by decile and calibration bins on the validation rows, the
@@ -32,6 +49,18 @@ nothing: the table is incremental and keeps every version ever trained.
 The artifact also keeps the training population's distribution of every
 feature and of the score (decile bins) for rpt_model_monitoring's population
 stability index.
+
+Small data: every version records `is_small_data` and `small_data_reason`
+(the failed thresholds, joined by "; ") when the history cannot support a
+model well, in the spirit of the thresholds ESPs document for their own
+predictions (Klaviyo: 500 buyers, 180 days of orders, orders in the last 30
+days, customers with 3+ orders). The data-level facts come from
+int_customers__features at the scoring date (buyers, the span from the first
+to the last order, days since the last order, people with 3+ orders, months
+of first orders), the training-level ones from the model's rows (train as-of
+dates, train and validation positives); the thresholds are the
+small_data_* vars (config meta). The flag blocks nothing: a model on small
+data is still better than none; it is recorded and shown.
 """
 
 from __future__ import annotations
@@ -46,8 +75,18 @@ import numpy as np
 import pandas as pd
 
 from mailroom.pymodels.bridge import for_warehouse, to_pandas
+from mailroom.pymodels.btyd import (
+    BIRTH_WINDOW_HOURS,
+    BTYD_FEATURE,
+    BTYD_INPUTS,
+    FIT_MAX_PEOPLE,
+    btyd_fits,
+    btyd_purchase_probability,
+    with_btyd_feature,
+)
 from mailroom.pymodels.propensity import (
     BASELINE,
+    BTYD,
     bin_shares,
     contributions,
     eligible_champions,
@@ -58,8 +97,31 @@ from mailroom.pymodels.propensity import (
     rfm_cell,
 )
 
-REGISTRY_FORMAT = 2
-ALGORITHMS = ("logistic_regression", "xgboost")
+# 3: the pareto_nbd candidate, the BTYD feature and the small-data flag
+REGISTRY_FORMAT = 3
+ALGORITHMS = ("logistic_regression", "xgboost", "pareto_nbd")
+# The candidate that scores with the BTYD feature itself.
+BTYD_CANDIDATE = "pareto_nbd"
+# Small-data thresholds (config meta, from the dbt vars of the same names).
+SMALL_DATA_DEFAULTS = {
+    "small_data_min_buyers": 500,
+    "small_data_min_history_days": 180,
+    "small_data_max_days_since_last_order": 30,
+    "small_data_min_repeat_buyers": 50,
+    "small_data_min_cohorts": 3,
+    "small_data_min_training_dates": 3,
+    "small_data_min_positives": 100,
+    "small_data_min_validation_positives": 30,
+}
+# A repeat buyer for the small-data flag: this many standing orders or more.
+REPEAT_BUYER_ORDERS = 3
+# The columns of int_customers__features the data-level facts need.
+DATA_FACT_COLUMNS = [
+    "orders_lifetime",
+    "days_since_first_order",
+    "days_since_last_order",
+    "first_order_at",
+]
 # Metrics where a higher value is better; the others (brier, log_loss) are losses.
 HIGHER_IS_BETTER = {"roc_auc", "pr_auc"}
 OUTPUT_COLUMNS = [
@@ -97,6 +159,8 @@ OUTPUT_COLUMNS = [
     "promotion_reason",
     "registry_model_name",
     "artifact",
+    "is_small_data",
+    "small_data_reason",
 ]
 
 
@@ -269,6 +333,96 @@ def fit_xgboost(x: pd.DataFrame, y: np.ndarray, params: dict) -> dict:
     }
 
 
+def fit_btyd(y: np.ndarray, outcome: str, btyd_settings: dict) -> dict:
+    """The `pareto_nbd` candidate: nothing learnt from labels but the base rate (for reasons)."""
+    return {
+        "kind": BTYD,
+        "model": btyd_settings["model"],
+        "outcome": outcome,
+        "features": [BTYD_FEATURE],
+        "base_rate": float(np.mean(y)) if len(y) else 0.5,
+    }
+
+
+def positive_without_order(frame: pd.DataFrame, train: pd.DataFrame) -> bool:
+    """Whether the model's positive label is "no order" (churn).
+
+    The training set says so (is_positive_without_order, macro
+    propensity_models); a frame without the column is read from its train
+    rows: the positive is no order when people more likely to order (by the
+    BTYD feature) are less often positive.
+    """
+    if "is_positive_without_order" in frame.columns:
+        flag = frame["is_positive_without_order"].dropna()
+        if len(flag):
+            return bool(flag.astype(bool).iloc[0])
+    p = pd.to_numeric(train[BTYD_FEATURE], errors="coerce").fillna(0.0)
+    y = train["label"].astype("float64")
+    return bool(np.corrcoef(p, y)[0, 1] < 0) if p.std() > 0 and y.std() > 0 else False
+
+
+# --------------------------------------------------------------------------- small data
+
+
+def data_facts(people: pd.DataFrame) -> dict:
+    """What the scoring date's features (int_customers__features) say about the order history."""
+    orders = pd.to_numeric(people["orders_lifetime"], errors="coerce").fillna(0)
+    buyers = people[orders > 0]
+    first = pd.to_numeric(buyers["days_since_first_order"], errors="coerce")
+    last = pd.to_numeric(buyers["days_since_last_order"], errors="coerce")
+    has_orders = first.notna().any() and last.notna().any()
+    return {
+        "buyers": len(buyers),
+        "repeat_buyers": int((orders >= REPEAT_BUYER_ORDERS).sum()),
+        # first to last order of the whole base (days before the scoring date)
+        "history_days": float(first.max() - last.min()) if has_orders else 0.0,
+        "days_since_last_order": float(last.min()) if has_orders else None,
+        "cohorts": int(
+            pd.to_datetime(buyers["first_order_at"]).dropna().dt.to_period("M").nunique()
+        ),
+    }
+
+
+def small_data_reasons(facts: dict, thresholds: dict) -> list[str]:
+    """One reason per failed threshold (naming it); facts absent from `facts` are not checked.
+
+    `facts`: data_facts of the scoring date and, per model, training_dates,
+    train_positives and validation_positives.
+    """
+    t = {**SMALL_DATA_DEFAULTS, **thresholds}
+    reasons = []
+
+    def below(fact: str, threshold: str, text: str) -> None:
+        if fact in facts and facts[fact] < t[threshold]:
+            reasons.append(f"{text.format(facts[fact])} ({threshold}: {t[threshold]:g})")
+
+    below("buyers", "small_data_min_buyers", "{} people with a standing order")
+    below(
+        "history_days", "small_data_min_history_days", "{:g} days from the first to the last order"
+    )
+    if "days_since_last_order" in facts:
+        days = facts["days_since_last_order"]
+        limit = t["small_data_max_days_since_last_order"]
+        if days is None:
+            reasons.append(f"no order at all (small_data_max_days_since_last_order: {limit:g})")
+        elif days > limit:
+            reasons.append(
+                f"the last order {days:g} days before the scoring date "
+                f"(small_data_max_days_since_last_order: {limit:g})"
+            )
+    below(
+        "repeat_buyers",
+        "small_data_min_repeat_buyers",
+        # (no doubled braces: dbt reads model files through Jinja)
+        "{} people with " + str(REPEAT_BUYER_ORDERS) + " or more orders",
+    )
+    below("cohorts", "small_data_min_cohorts", "{} acquisition cohorts (months of first order)")
+    below("training_dates", "small_data_min_training_dates", "{} training as-of dates")
+    below("train_positives", "small_data_min_positives", "{} training positives")
+    below("validation_positives", "small_data_min_validation_positives", "{} validation positives")
+    return reasons
+
+
 # --------------------------------------------------------------------------- importance
 
 
@@ -314,6 +468,14 @@ def fingerprint(
     return digest.hexdigest()
 
 
+def base_digest(base: pd.DataFrame, dates: list[pd.Timestamp]) -> str:
+    """Hash of everyone's BTYD inputs at the dates (`base` sorted by as_of_date, person_id)."""
+    rows = base[pd.to_datetime(base["as_of_date"]).isin(dates)]
+    columns = ["person_id", *BTYD_INPUTS]
+    hashed = pd.util.hash_pandas_object(rows[columns], index=False).to_numpy()
+    return hashlib.sha256(hashed.tobytes()).hexdigest()
+
+
 def fit_candidate(algorithm: str, x: pd.DataFrame, y: np.ndarray, settings: dict) -> dict:
     if algorithm == "logistic_regression":
         return fit_logistic(x, y, dict(settings.get("logistic_params") or {}))
@@ -333,6 +495,18 @@ def current_champion(
     return None if champions.empty else champions.iloc[-1]
 
 
+def btyd_settings(settings: dict, horizon_days: int) -> dict:
+    """How the BTYD feature is computed for a model (kept in every artifact of the run)."""
+    btyd = settings.get("btyd") or {}
+    fit_max_people = btyd.get("fit_max_people", FIT_MAX_PEOPLE)
+    return {
+        "model": "pareto_nbd",
+        "horizon_days": horizon_days,
+        "birth_window_hours": float(btyd.get("birth_window_hours", BIRTH_WINDOW_HOURS)),
+        "fit_max_people": int(fit_max_people) if fit_max_people else None,
+    }
+
+
 def train_model(
     model_name: str,
     frame: pd.DataFrame,
@@ -341,13 +515,31 @@ def train_model(
     previous: pd.DataFrame | None,
     trained_at: dt.datetime,
     scoring_date,
+    facts: dict | None = None,
+    base: pd.DataFrame | None = None,
+    fits: dict | None = None,
 ) -> list[dict]:
     """Train, evaluate and maybe promote every candidate of one model; one row per version.
 
     Returns [] when this exact training run was already recorded, or when the
     data cannot support a model (no train or validation rows, a single class).
+    `facts`: data_facts of the scoring date, for the small-data flag. `base`:
+    everyone's BTYD inputs per as-of date (the feature history), what the BTYD
+    feature's model is fitted on (else each date's own rows); `fits` caches
+    those fits across the models of a run.
     """
     frame = frame.sort_values(["as_of_date", "person_id"]).reset_index(drop=True)
+    horizon_days = int(frame["horizon_days"].iloc[0]) if "horizon_days" in frame.columns else 0
+    # The BTYD feature joins the features when the frame has its inputs.
+    btyd = None
+    if all(c in frame.columns for c in BTYD_INPUTS):
+        btyd = btyd_settings(settings, horizon_days)
+    elif BTYD_CANDIDATE in settings["algorithms"]:
+        missing = [c for c in BTYD_INPUTS if c not in frame.columns]
+        raise ValueError(
+            f"{model_name}: the {BTYD_CANDIDATE} candidate needs the columns {missing} "
+            "in int_propensity__training_set"
+        )
     train = frame[frame["split"] == "train"].reset_index(drop=True)
     validation = frame[frame["split"] == "validation"].reset_index(drop=True)
     if train["label"].nunique() < 2 or validation["label"].nunique() < 2:
@@ -357,10 +549,20 @@ def train_model(
             stacklevel=2,
         )
         return []
-    # REGISTRY_FORMAT: a change of what a version records retrains (old rows lack it)
-    training_fingerprint = fingerprint(
-        train, validation, features, {**settings, "format": REGISTRY_FORMAT}
-    )
+    # REGISTRY_FORMAT: a change of what a version records retrains (old rows lack it).
+    # The BTYD feature is fingerprinted by its inputs and settings (cheaper than
+    # computing it for a run that trains nothing). The small-data thresholds
+    # only label a version: changing them retrains nothing.
+    inputs = [c for c in BTYD_INPUTS if c != "as_of_date"] if btyd else []
+    hashed = list(dict.fromkeys([*features, *inputs]))
+    dates = sorted({pd.Timestamp(d) for d in frame["as_of_date"]})
+    trained_settings = {
+        **{k: v for k, v in settings.items() if k != "small_data"},
+        "btyd": btyd,
+        "btyd_base": base_digest(base, dates) if btyd and base is not None else None,
+        "format": REGISTRY_FORMAT,
+    }
+    training_fingerprint = fingerprint(train, validation, hashed, trained_settings)
     if (
         previous is not None
         and not previous.empty
@@ -370,6 +572,26 @@ def train_model(
         ).any()
     ):
         return []
+    if btyd is not None:
+        # one fit per as-of date on everyone then (shared by the models of the run)
+        fits = {} if fits is None else fits
+        needed = [d for d in dates if d not in fits]
+        if base is not None and needed:
+            fits.update(
+                btyd_fits(
+                    base, needed, btyd["model"], btyd["fit_max_people"], btyd["birth_window_hours"]
+                )
+            )
+        for part in (train, validation):
+            part[BTYD_FEATURE] = btyd_purchase_probability(
+                part,
+                horizon_days,
+                btyd["model"],
+                btyd["fit_max_people"],
+                btyd["birth_window_hours"],
+                fits=fits,
+            )
+        features = [*[f for f in features if f != BTYD_FEATURE], BTYD_FEATURE]
 
     # A feature with no value in the training rows (no web or e-mail data at all) says nothing.
     features = [f for f in features if train[f].notna().any()]
@@ -378,11 +600,14 @@ def train_model(
     y_valid = validation["label"].to_numpy(dtype="int64")
     x_train = numeric_matrix(train, features)
     x_valid = numeric_matrix(validation, features)
-    horizon_days = int(frame["horizon_days"].iloc[0]) if "horizon_days" in frame.columns else 0
 
     artifacts = {BASELINE: fit_baseline(train, y_train)}
     for algorithm in settings["algorithms"]:
-        artifacts[algorithm] = fit_candidate(algorithm, x_train, y_train, settings)
+        if algorithm == BTYD_CANDIDATE:
+            outcome = "no_order" if positive_without_order(frame, train) else "order"
+            artifacts[algorithm] = fit_btyd(y_train, outcome, btyd)
+        else:
+            artifacts[algorithm] = fit_candidate(algorithm, x_train, y_train, settings)
     figures = {}
     valid_scores = {}
     for algorithm, artifact in artifacts.items():
@@ -399,10 +624,16 @@ def train_model(
         horizon = pd.Timedelta(days=int(champion_artifact.get("horizon_days") or 0))
         validation_date = pd.Timestamp(validation["as_of_date"].max())
         comparable = pd.Timestamp(champion["train_to_date"]) + horizon <= validation_date
-        if not all(f in validation.columns for f in champion_artifact["features"]):
+        champion_rows = validation
+        if champion_artifact.get("btyd") and champion_artifact["btyd"] != btyd:
+            # its BTYD feature as it was computed for it (another horizon or birth window)
+            champion_rows = with_btyd_feature(
+                validation.drop(columns=[BTYD_FEATURE], errors="ignore"), champion_artifact, base
+            )
+        if not all(f in champion_rows.columns for f in champion_artifact["features"]):
             champion = None  # retired: it cannot score today's features
         elif comparable:
-            champion_figure = evaluate(y_valid, predict(champion_artifact, validation))[metric]
+            champion_figure = evaluate(y_valid, predict(champion_artifact, champion_rows))[metric]
 
     candidates = [
         a for a in settings["algorithms"] if is_better(metric, figures[a][metric], baseline[metric])
@@ -423,6 +654,16 @@ def train_model(
     elif champion is None:
         promoted, reason = BASELINE, "no candidate beat the baseline and there was no champion"
 
+    # Small data: recorded on every version of the run, never a reason not to train or promote.
+    reasons = small_data_reasons(
+        {
+            **(facts or {}),
+            "training_dates": int(train["as_of_date"].nunique()),
+            "train_positives": int(y_train.sum()),
+            "validation_positives": int(y_valid.sum()),
+        },
+        settings.get("small_data") or {},
+    )
     suffix = training_fingerprint[:12]
     rows = []
     for algorithm, artifact in artifacts.items():
@@ -430,9 +671,12 @@ def train_model(
             BASELINE: {},
             "logistic_regression": settings["logistic_params"],
             "xgboost": settings["xgboost_params"],
+            BTYD_CANDIDATE: btyd or {},
         }[algorithm]
         artifact = dict(artifact)
         artifact["horizon_days"] = horizon_days
+        if btyd is not None:
+            artifact["btyd"] = btyd
         # PSI reference: the validation date's population and its out-of-sample scores
         artifact["reference"] = {
             "features": {f: reference_bins(x_valid[f], settings["psi_bins"]) for f in features},
@@ -480,6 +724,8 @@ def train_model(
                 else "the baseline",
                 "registry_model_name": None,
                 "artifact": json.dumps(artifact),
+                "is_small_data": bool(reasons),
+                "small_data_reason": "; ".join(reasons) or None,
             }
         )
     return rows
@@ -512,7 +758,7 @@ def typed(frame: pd.DataFrame) -> pd.DataFrame:
             out[c] = out[c].astype("int64")
         elif c in FLOAT_COLUMNS:
             out[c] = out[c].astype("float64")
-        elif c == "is_promoted":
+        elif c in ("is_promoted", "is_small_data"):
             out[c] = out[c].astype("bool")
         else:
             out[c] = out[c].astype("string")
@@ -526,13 +772,34 @@ def train_all(
     previous: pd.DataFrame | None,
     trained_at: dt.datetime,
     scoring_date,
+    facts: dict | None = None,
+    base: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
-    """Versions of every model in `training` (model_name column), trained for `scoring_date`."""
+    """Versions of every model in `training` (model_name column), trained for `scoring_date`.
+
+    `facts`: data_facts of the scoring date's features, for the small-data flag.
+    `base`: the BTYD inputs of everyone per as-of date (int_customers__feature_history),
+    what the BTYD feature's purchase model is fitted on.
+    """
+    if base is not None:
+        base = base.sort_values(["as_of_date", "person_id"], kind="stable").reset_index(drop=True)
+    fits: dict = {}  # the BTYD fits per as-of date, shared by the models
     rows = []
     for model_name in sorted(training["model_name"].unique()):
         frame = training[training["model_name"] == model_name]
         rows.extend(
-            train_model(model_name, frame, features, settings, previous, trained_at, scoring_date)
+            train_model(
+                model_name,
+                frame,
+                features,
+                settings,
+                previous,
+                trained_at,
+                scoring_date,
+                facts,
+                base,
+                fits,
+            )
         )
     return typed(pd.DataFrame(rows, columns=OUTPUT_COLUMNS))
 
@@ -573,24 +840,57 @@ def model(dbt, session):
     promotion_metric = dbt.config.meta_get("propensity_promotion_metric")
     excluded = dbt.config.meta_get("propensity_excluded_features")
     psi_bins = dbt.config.meta_get("propensity_psi_bins")
+    birth_window_hours = dbt.config.meta_get("propensity_btyd_birth_window_hours")
+    fit_max_people = dbt.config.meta_get("propensity_btyd_fit_max_people")
+    # one literal call each: dbt reads the config calls of a model file statically
+    small_data = {
+        "small_data_min_buyers": dbt.config.meta_get("small_data_min_buyers"),
+        "small_data_min_history_days": dbt.config.meta_get("small_data_min_history_days"),
+        "small_data_max_days_since_last_order": dbt.config.meta_get(
+            "small_data_max_days_since_last_order"
+        ),
+        "small_data_min_repeat_buyers": dbt.config.meta_get("small_data_min_repeat_buyers"),
+        "small_data_min_cohorts": dbt.config.meta_get("small_data_min_cohorts"),
+        "small_data_min_training_dates": dbt.config.meta_get("small_data_min_training_dates"),
+        "small_data_min_positives": dbt.config.meta_get("small_data_min_positives"),
+        "small_data_min_validation_positives": dbt.config.meta_get(
+            "small_data_min_validation_positives"
+        ),
+    }
     settings = {
         "algorithms": list(algorithms or ALGORITHMS),
         "xgboost_params": dict(xgboost_params or {}),
         "logistic_params": dict(logistic_params or {}),
         "promotion_metric": str(promotion_metric or "roc_auc"),
         "psi_bins": int(psi_bins or 10),
+        "btyd": {
+            # rendered from vars, so text
+            "birth_window_hours": float(
+                BIRTH_WINDOW_HOURS if birth_window_hours in (None, "") else birth_window_hours
+            ),
+            "fit_max_people": int(fit_max_people) if fit_max_people else FIT_MAX_PEOPLE,
+        },
+        "small_data": {k: float(v) for k, v in small_data.items() if v not in (None, "")},
     }
     catalog = to_pandas(dbt.ref("int_customers__feature_catalog")).sort_values("feature_number")
     features = [f for f in catalog["feature_name"] if f not in set(excluded or [])]
+    if BTYD_FEATURE in features:
+        raise ValueError(f"{BTYD_FEATURE} is a catalog feature: rename one of the two")
     training = to_pandas(dbt.ref("int_propensity__training_set"))
     dates = to_pandas(dbt.ref("int_customers__feature_dates"))
     scoring_date = pd.Timestamp(
         dates.loc[dates["is_scoring_date"].astype(bool), "as_of_date"].iloc[0]
     )
+    facts = data_facts(to_pandas(dbt.ref("int_customers__features"), DATA_FACT_COLUMNS))
+    # everyone known at each as-of date: what the BTYD feature's model is fitted on
+    base = to_pandas(dbt.ref("int_customers__feature_history"), ["person_id", *BTYD_INPUTS])
+    base = base[base["as_of_date"].isin(set(training["as_of_date"]))]
     # Earlier versions: the champion to beat, and fingerprints already trained.
     previous = to_pandas(session.sql(f"select * from {dbt.this}")) if dbt.is_incremental else None
     trained_at = dt.datetime.now(dt.UTC).replace(tzinfo=None, microsecond=0)
-    versions = train_all(training, features, settings, previous, trained_at, scoring_date)
+    versions = train_all(
+        training, features, settings, previous, trained_at, scoring_date, facts, base
+    )
     snowpark = session is not None and hasattr(session, "create_dataframe")
     if snowpark and versions.empty and dbt.is_incremental:
         # Nothing new: an empty frame with the table's own schema (Snowpark

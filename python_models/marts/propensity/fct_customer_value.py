@@ -88,6 +88,7 @@ import pandas as pd
 
 from mailroom.pymodels.bridge import for_warehouse, to_pandas
 from mailroom.pymodels.btyd import (
+    BIRTH_WINDOW_HOURS,
     Fit,
     expected_order_value,
     expected_orders,
@@ -192,7 +193,7 @@ def value_customers(
     horizon_days: float = 365,
     purchase_horizon_days: float = 30,
     min_history_days: float = 30,
-    birth_window_hours: float = 24,
+    birth_window_hours: float = BIRTH_WINDOW_HOURS,
     spend_min_orders: int = 1,
     short_history_figures: str = "population",
     valued_at: pd.Timestamp | None = None,
@@ -300,7 +301,9 @@ def model(dbt, session):
                 30 if purchase_horizon_days is None else purchase_horizon_days
             ),
             min_history_days=float(30 if min_history_days is None else min_history_days),
-            birth_window_hours=float(24 if birth_window_hours is None else birth_window_hours),
+            birth_window_hours=float(
+                BIRTH_WINDOW_HOURS if birth_window_hours in (None, "") else birth_window_hours
+            ),
             spend_min_orders=int(spend_min_orders or 1),
             short_history_figures=str(short_history_figures or "population"),
             fit_max_people=int(fit_max_people) if fit_max_people else None,

@@ -18,7 +18,16 @@ the same version and data always give the same scores.
   most, from per-person contributions to the log-odds (exact tree SHAP values
   for XGBoost up to config meta propensity_exact_reasons_max_rows people per
   model, Saabas values above; coefficient x standardized value for the
-  logistic regression).
+  logistic regression; for the `pareto_nbd` champion its one feature,
+  btyd_purchase_probability, when it lifts the score above the training rate).
+
+A champion trained with the BTYD feature (btyd_purchase_probability, the
+Pareto/NBD probability of an order within its horizon) gets it computed here
+first, with the settings its artifact recorded, by the function training
+used (mailroom.pymodels.btyd.with_btyd_feature): the purchase model fitted
+on everyone at the scoring date (int_customers__features), as training
+fitted it on everyone at each as-of date, and applied to the model's
+scored population.
 
 The champion is chosen, and the artifact applied, by the functions
 int_propensity__model_versions trains and compares with
@@ -34,6 +43,7 @@ import numpy as np
 import pandas as pd
 
 from mailroom.pymodels.bridge import for_warehouse, to_pandas
+from mailroom.pymodels.btyd import with_btyd_feature
 from mailroom.pymodels.propensity import (
     contributions,
     eligible_champions,
@@ -118,13 +128,19 @@ def score_model(
     people: pd.DataFrame,
     tier_settings: dict,
     exact_reasons_max_rows: int | None = None,
+    base: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """Scores, deciles, tiers and reasons of one model's population.
 
     Reasons are exact tree SHAP values up to `exact_reasons_max_rows` people
     (None: always), Saabas values above (the cost that grows fastest at scale).
+    `base`: everyone's features at the date, what the BTYD feature's model is
+    fitted on (else the population itself).
     """
     artifact = json.loads(champion["artifact"])
+    people = people.sort_values("person_id").reset_index(drop=True)
+    # the BTYD feature of the whole population at once, before batching
+    people = with_btyd_feature(people, artifact, base)
     missing = [f for f in artifact["features"] if f not in people.columns]
     if missing:
         raise ValueError(
@@ -132,7 +148,6 @@ def score_model(
             "retrain (dbt build -s int_propensity__model_versions+) before scoring"
         )
     booster = load_booster(artifact) if artifact["kind"] == "xgboost" else None
-    people = people.sort_values("person_id").reset_index(drop=True)
     approximate = exact_reasons_max_rows is not None and len(people) > exact_reasons_max_rows
     scores, reasons = [], []
     for start in range(0, len(people), BATCH_ROWS):
@@ -193,7 +208,7 @@ def score_all(
     for _, champion in eligible_champions(versions, scoring_date).iterrows():
         members = population.loc[population["model_name"] == champion["model_name"], ["person_id"]]
         people = features.merge(members, on="person_id", how="inner")
-        parts.append(score_model(champion, people, tier_settings, exact_reasons_max_rows))
+        parts.append(score_model(champion, people, tier_settings, exact_reasons_max_rows, features))
     out = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=OUTPUT_COLUMNS)
     out["scored_at"] = scored_at
     return typed(out)

@@ -19,6 +19,12 @@ Two checks (`check_name`):
   the score and the version's `monitoring_fail_top_features` most important
   features can reach `fail` (the rest warn at most). Features in
   `monitoring_excluded_features` keep their row with status `excluded`.
+  A feature the models derive rather than read, btyd_purchase_probability
+  (not a column of int_customers__features), is computed for the scored
+  people as fct_propensity_scores computed it (the same fit on everyone's
+  features, the settings of the artifact:
+  mailroom.pymodels.btyd.with_btyd_feature), so its PSI is measured like
+  any other feature's.
   The calendar: the reference is the version's validation date, the current
   population the scoring date, some days later. A calendar feature
   (`monitoring_calendar_features`: the age of a relationship, such as
@@ -51,6 +57,7 @@ import numpy as np
 import pandas as pd
 
 from mailroom.pymodels.bridge import for_warehouse, to_pandas
+from mailroom.pymodels.btyd import with_btyd_feature
 from mailroom.pymodels.propensity import bin_shares
 
 PSI = "psi"
@@ -136,7 +143,8 @@ def population_stability(
     and while the data is young every PSI warns at most.
     """
     model_name = champion["model_name"]
-    reference = (json.loads(champion["artifact"]) or {}).get("reference") or {}
+    artifact = json.loads(champion["artifact"]) or {}
+    reference = artifact.get("reference") or {}
     base = {
         "model_name": model_name,
         "model_version": champion["model_version"],
@@ -166,6 +174,8 @@ def population_stability(
             f"scored by {', '.join(scored_versions)}, not the champion: rebuild fct_propensity_scores"
         )
     people = scores[["person_id"]].merge(features, on="person_id", how="left")
+    # the BTYD feature of the people it scored, as scoring computed it (fitted on everyone)
+    people = with_btyd_feature(people, artifact, features)
     subjects = [
         (name, bins, people.get(name)) for name, bins in (reference.get("features") or {}).items()
     ]
