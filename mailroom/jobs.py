@@ -152,7 +152,7 @@ def backtest(
     for i, name in enumerate(HEADER):
         table.add_column(name, justify="left" if i == 0 else "right")
     for row in table_rows(result):
-        table.add_row(*row)
+        table.add_row(*(cell.replace(" (", "\n(") for cell in row))  # intervals below
     runner.console.print(table)
     for score in result.scores:
         if score.small_data:

@@ -26,7 +26,7 @@ from mailroom.warehouse import connect
 
 cli = CliRunner()
 WORLD = WorldConfig(people=800, chunk_size=400, seed=11)
-HORIZON = 30
+HORIZON = 45  # not the default 30: the horizon must reach every model
 AS_OF = WORLD.as_of - dt.timedelta(days=HORIZON)
 
 
@@ -195,6 +195,15 @@ def test_nothing_after_the_date_reaches_the_prediction_build(ran) -> None:
             "select distinct data_as_of_date from marts.dim_model_versions"
         ).fetchall()
         assert versions == [(AS_OF,)]
+        # the horizon reached the labels and the customer-value model
+        assert con.execute(
+            "select distinct horizon_days from intermediate.int_propensity__examples "
+            "where model_name = 'purchase'"
+        ).fetchall() == [(HORIZON,)]
+        assert con.execute(
+            "select distinct purchase_horizon_days, value_horizon_days "
+            "from marts.fct_customer_value"
+        ).fetchall() == [(HORIZON, 365)]
 
 
 @pytest.mark.slow
