@@ -48,8 +48,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import os
-from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -58,7 +56,13 @@ import numpy as np
 import pandas as pd
 
 from mailroom import runner
-from mailroom.warehouse import RAW_SCHEMA, connect, read_metadata, warehouse_path
+from mailroom.warehouse import (
+    RAW_SCHEMA,
+    connect,
+    read_metadata,
+    using_warehouse,
+    warehouse_path,
+)
 
 SCHEMA = "backtest"
 SCORES = ("propensity champion", "customer value", "recency baseline")
@@ -201,26 +205,27 @@ def with_intervals(
 # --------------------------------------------------------------------------- builds
 
 
-@contextmanager
-def _warehouse(path: Path):
-    old = os.environ.get("WAREHOUSE_PATH")
-    os.environ["WAREHOUSE_PATH"] = str(path)
-    try:
-        yield path
-    finally:
-        if old is None:
-            os.environ.pop("WAREHOUSE_PATH", None)
-        else:
-            os.environ["WAREHOUSE_PATH"] = old
-
-
 def data_end(source: Path) -> dt.date:
-    """The last day of the warehouse's data: its as-of date (a sample world, `load --as-of`), or today."""
+    """The last day of the warehouse's data.
+
+    Its as-of date (a sample world, `load --as-of`); else the day of the last
+    order of a built warehouse (a history loaded without --as-of and built
+    with `build --as-of`); else today.
+    """
     with connect(source, read_only=True) as con:
         meta = read_metadata(con)
-    if "as_of" in meta:
-        return dt.date.fromisoformat(str(meta["as_of"])[:10])
-    return dt.datetime.now(dt.UTC).date()
+        if "as_of" in meta:
+            return dt.date.fromisoformat(str(meta["as_of"])[:10])
+        built = con.execute(
+            "select count(*) from information_schema.tables "
+            "where table_schema = 'marts' and table_name = 'fct_orders'"
+        ).fetchone()[0]
+        last = (
+            con.execute("select max(cast(ordered_at as date)) from marts.fct_orders").fetchone()[0]
+            if built
+            else None
+        )
+    return last or dt.datetime.now(dt.UTC).date()
 
 
 def _loaded_later(cutoff: dt.datetime, history_until: str | None) -> str:
@@ -536,7 +541,7 @@ def run_backtest(
     progress(f"copying the raw tables of {source}, as loaded by {later}, into {scratch}")
     copy_raw(source, scratch, day_after + dt.timedelta(days=horizon_days), history_until)
     runner.release_warehouse()
-    with _warehouse(scratch):
+    with using_warehouse(scratch):
         progress(f"outcome build: orders and identity as known on {later} (+fct_orders)")
         _build(
             {"as_of_date": later.isoformat(), "future_tolerance_hours": 0},

@@ -29,6 +29,20 @@ def warehouse_path() -> Path:
     return Path(os.environ.get("WAREHOUSE_PATH", DEFAULT_WAREHOUSE))
 
 
+@contextmanager
+def using_warehouse(path: Path) -> Iterator[Path]:
+    """WAREHOUSE_PATH pointing at `path` for the block (dbt runs in-process read it)."""
+    old = os.environ.get("WAREHOUSE_PATH")
+    os.environ["WAREHOUSE_PATH"] = str(path)
+    try:
+        yield path
+    finally:
+        if old is None:
+            os.environ.pop("WAREHOUSE_PATH", None)
+        else:
+            os.environ["WAREHOUSE_PATH"] = old
+
+
 def memory_limit() -> str:
     """DuckDB's memory_limit for this process: $MAILROOM_DUCKDB_MEMORY_LIMIT or the default."""
     return os.environ.get(MEMORY_LIMIT_VAR) or DEFAULT_MEMORY_LIMIT

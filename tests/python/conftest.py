@@ -8,7 +8,6 @@ from __future__ import annotations
 import importlib.util
 import os
 from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
@@ -18,6 +17,7 @@ import pytest
 
 from mailroom import PROJECT_DIR
 from mailroom.generator import WorldConfig, generate_world
+from mailroom.warehouse import using_warehouse
 
 # dbt's target folder (manifest, partial parse, run results) of one pytest worker:
 # two workers building at once must not write the same files.
@@ -54,20 +54,6 @@ def load_model_module(path: str | Path) -> ModuleType:
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
-
-
-@contextmanager
-def using_warehouse(path: Path) -> Iterator[Path]:
-    """WAREHOUSE_PATH pointing at `path` for the block (dbt runs in-process read it)."""
-    old = os.environ.get("WAREHOUSE_PATH")
-    os.environ["WAREHOUSE_PATH"] = str(path)
-    try:
-        yield path
-    finally:
-        if old is None:
-            os.environ.pop("WAREHOUSE_PATH", None)
-        else:
-            os.environ["WAREHOUSE_PATH"] = old
 
 
 @pytest.fixture()

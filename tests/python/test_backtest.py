@@ -108,6 +108,24 @@ def test_the_copy_keeps_history_and_what_was_loaded_before_the_cutoff(tmp_path: 
         assert kept == {"history", "backfill"}
 
 
+def test_the_data_ends_on_the_as_of_date_else_the_last_order_else_today(tmp_path: Path) -> None:
+    path = tmp_path / "w.duckdb"
+    with duckdb.connect(str(path)) as con:
+        con.execute("create schema raw")
+    assert backtest.data_end(path) == dt.datetime.now(dt.UTC).date()
+    with duckdb.connect(str(path)) as con:
+        con.execute("create schema marts")
+        con.execute(
+            "create table marts.fct_orders as select timestamp '2025-12-31 18:00' as ordered_at"
+        )
+    assert backtest.data_end(path) == dt.date(2025, 12, 31)  # built with build --as-of
+    with duckdb.connect(str(path)) as con:
+        con.execute(
+            "create table raw.world_metadata as select 'as_of' as key, '2026-01-15' as value"
+        )
+    assert backtest.data_end(path) == dt.date(2026, 1, 15)  # load --as-of, a sample world
+
+
 # --------------------------------------------------------------------------- end to end
 
 
