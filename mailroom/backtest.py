@@ -11,9 +11,9 @@ warehouse: the raw tables are copied into a scratch warehouse
    their standing orders (known by then, not cancelled or refunded by then)
    placed in [D + 1 day, D + h + 1 day), the label rule of
    int_propensity__examples.
-2. **Predictions** (the whole project, trained, at as-of D): features,
+2. **Predictions** (`PREDICTION_SELECT`, trained, at as-of D): features,
    training, the propensity champion, the customer value, as they would have
-   been at D.
+   been at D (activation, sync and serving are not built).
 
 Both builds set `future_tolerance_hours: 0`, so every raw row dated after
 the build's as-of day is quarantined in staging (the project's own rule,
@@ -65,6 +65,8 @@ from mailroom.warehouse import (
 )
 
 SCHEMA = "backtest"
+# What the prediction build needs (and everything upstream): not activation, sync or serving.
+PREDICTION_SELECT = "+fct_propensity_scores +fct_customer_value +dim_customers +dim_model_versions"
 SCORES = ("propensity champion", "customer value", "recency baseline")
 
 
@@ -560,7 +562,7 @@ def run_backtest(
                 "future_tolerance_hours": 0,
                 "purchase_horizon_days": horizon_days,
             },
-            select=None,
+            select=PREDICTION_SELECT,
             train=True,
         )
         _save_predictions()

@@ -238,6 +238,7 @@ def test_a_world_that_stopped_on_the_date_gives_the_same_scores(
         con.execute(f"drop schema {pending.PENDING_SCHEMA} cascade")
     with using_warehouse(stopped):
         build = runner.dbt_build(
+            select=backtest.PREDICTION_SELECT,
             full_refresh=True,
             train=True,
             extra_vars={
