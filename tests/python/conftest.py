@@ -14,6 +14,7 @@ from types import ModuleType
 
 import duckdb
 import pytest
+from typer.testing import CliRunner, Result
 
 from mailroom import PROJECT_DIR
 from mailroom.generator import WorldConfig, generate_world
@@ -54,6 +55,26 @@ def load_model_module(path: str | Path) -> ModuleType:
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
+
+
+RUNNER = CliRunner()
+
+
+def load(*args: object) -> Result:
+    """`mailroom load ARGS...` through the command line, as a user runs it."""
+    from mailroom.cli import app
+
+    result = RUNNER.invoke(app, ["load", *map(str, args)])
+    assert "Traceback" not in result.output, result.output
+    return result
+
+
+@pytest.fixture
+def db(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A fresh warehouse path (in a folder not yet made) in WAREHOUSE_PATH for one test."""
+    path = tmp_path / "wh" / "warehouse.duckdb"
+    monkeypatch.setenv("WAREHOUSE_PATH", str(path))
+    return path
 
 
 @pytest.fixture()

@@ -11,40 +11,13 @@ import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-import typer
 import yaml
-from typer.testing import CliRunner, Result
+from conftest import RUNNER, load
 
 from mailroom import loader
+from mailroom.cli import app as APP
 from mailroom.contract import load_contract
 from mailroom.loader import LoadError, LoadOptions, load_files, read_mapping_file
-
-
-def _app() -> typer.Typer:
-    try:
-        from mailroom.cli import app
-    except ImportError:  # the rest of the CLI is not importable: test the command on its own
-        app = typer.Typer()
-        app.callback()(lambda: None)
-        app.command("load")(loader.load_command)
-    return app
-
-
-APP = _app()
-RUNNER = CliRunner()
-
-
-@pytest.fixture
-def db(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    path = tmp_path / "wh" / "warehouse.duckdb"
-    monkeypatch.setenv("WAREHOUSE_PATH", str(path))
-    return path
-
-
-def load(*args: object) -> Result:
-    result = RUNNER.invoke(APP, ["load", *map(str, args)])
-    assert "Traceback" not in result.output
-    return result
 
 
 def query(db: Path, sql: str) -> list[tuple]:

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import duckdb
 import pytest
-import typer
+from conftest import RUNNER, load
 from exports import (
     KLAVIYO_HEADER,
     SHOPIFY_HEADER,
@@ -21,40 +21,13 @@ from exports import (
     write_shop_world,
 )
 from transaction_log import write_transaction_log
-from typer.testing import CliRunner, Result
+from typer.testing import Result
 
 from mailroom import loader
 from mailroom.presets import PRESETS, load_preset
 
 FILLED = ("shop_orders", "shop_order_items", "shop_products", "shop_customers")
 CONSENT = "privacy_consent_events"
-
-
-def _app() -> typer.Typer:
-    try:
-        from mailroom.cli import app
-    except ImportError:  # the rest of the CLI is not importable: test the command on its own
-        app = typer.Typer()
-        app.callback()(lambda: None)
-        app.command("load")(loader.load_command)
-    return app
-
-
-APP = _app()
-RUNNER = CliRunner()
-
-
-@pytest.fixture
-def db(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    path = tmp_path / "wh" / "warehouse.duckdb"
-    monkeypatch.setenv("WAREHOUSE_PATH", str(path))
-    return path
-
-
-def load(*args: object) -> Result:
-    result = RUNNER.invoke(APP, ["load", *map(str, args)])
-    assert "Traceback" not in result.output, result.output
-    return result
 
 
 def said(result: Result) -> str:
