@@ -37,7 +37,7 @@ test: $(STAMP) chromium
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mailroom lint-sql
-	$(BIN)/pytest tests/python -n 2 --dist loadgroup --durations=25
+	$(BIN)/pytest tests/python -n 2 --dist loadgroup --no-loadscope-reorder --durations=25
 
 bench: $(STAMP)
 	$(BIN)/mailroom bench

@@ -11,7 +11,7 @@ from mailroom.portability import build_on_fake_snowflake, parse_snowflake
 
 
 @pytest.mark.slow
-def test_sql_models_build_on_snowflake_target(tmp_path: Path) -> None:
+def test_sql_models_build_on_snowflake_target(tmp_path: Path, with_unit_tests) -> None:
     warehouse = tmp_path / "world.duckdb"
     generate_world(
         WorldConfig(people=250, chunk_size=250, seed=11),

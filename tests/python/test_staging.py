@@ -46,6 +46,9 @@ def test_build_succeeds(built_world) -> None:
     ]
     assert built_world.build.success, failed
     assert not failed
+    # the one build of the suite's own runs that runs the dbt unit tests (conftest)
+    unit_tests = [n for n in built_world.build.nodes if n.resource_type == "unit_test"]
+    assert len(unit_tests) >= 30, len(unit_tests)
 
 
 def test_every_raw_table_reconciles(built_world) -> None:
