@@ -39,6 +39,11 @@ test: $(STAMP) chromium
 	$(BIN)/mailroom lint-sql
 	$(BIN)/pytest tests/python -n 2 --dist loadgroup --no-loadscope-reorder --durations=25
 
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mailroom lint-sql
+
 bench: $(STAMP)
 	$(BIN)/mailroom bench
 

@@ -212,9 +212,10 @@ def lint_sql(
     paths: list[str] = typer.Argument(
         None, help="Files or folders (default: models, macros, analyses, tests/dbt)."
     ),
+    processes: int = typer.Option(2, min=1, help="sqlfluff processes (one per core)."),
 ) -> None:
     """Lint the project's SQL with sqlfluff (dbt templater, DuckDB dialect)."""
-    raise typer.Exit(runner.sqlfluff_lint(paths or None))
+    raise typer.Exit(runner.sqlfluff_lint(paths or None, processes=processes))
 
 
 @app.command()

@@ -560,14 +560,14 @@ def _truth_matches_world(con, truth_dir: Path) -> bool:
     return read_metadata(con) == json.loads(meta_file.read_text())
 
 
-def sqlfluff_lint(paths: list[str] | None = None) -> int:
+def sqlfluff_lint(paths: list[str] | None = None, processes: int = 2) -> int:
     """Lint SQL with sqlfluff's dbt templater; returns the exit code."""
     dbt_env("ci")
     os.environ["WAREHOUSE_PATH"] = str((PROJECT_DIR / "target" / "sqlfluff.duckdb").resolve())
     (PROJECT_DIR / "target").mkdir(exist_ok=True)
     targets = paths or ["models", "python_models", "macros", "analyses", "tests/dbt"]
     targets = [t for t in targets if (PROJECT_DIR / t).exists()]
-    cmd = [sys.executable, "-m", "sqlfluff", "lint", *targets, "--processes", "2"]
+    cmd = [sys.executable, "-m", "sqlfluff", "lint", *targets, "--processes", str(processes)]
     proc = subprocess.run(cmd, cwd=PROJECT_DIR, capture_output=True, text=True)
     sys.stdout.write(proc.stdout)
     sys.stderr.write(proc.stderr)

@@ -68,6 +68,13 @@ final as (
         {%- for rule in rules %}
             pairs.is_in_block_{{ loop.index }},
         {%- endfor %}
+        -- the name both records carry, where they agree exactly (term frequencies)
+        case
+            when left_records.first_name_key = right_records.first_name_key then left_records.first_name_key
+        end as agreed_first_name_key,
+        case
+            when left_records.last_name_key = right_records.last_name_key then left_records.last_name_key
+        end as agreed_last_name_key,
         {{ mailroom.identity_comparison_levels('left_records', 'right_records') }}
     from pairs
     inner join comparable_records as left_records

@@ -5,7 +5,7 @@
 {%- set rules = var('identity_blocking_rules') -%}
 {%- set comparison_of = {
     'first_name_key': 'first_name', 'last_name_key': 'last_name', 'birth_date': 'birth_date',
-    'street_key': 'street', 'postcode_key': 'postcode', 'email_local_key': 'email_local',
+    'street_name_key': 'street', 'street_number': 'street_number', 'postcode_key': 'postcode', 'email_local_key': 'email_local',
     'phone_suffix': 'phone', 'city_key': 'city',
 } -%}
 with

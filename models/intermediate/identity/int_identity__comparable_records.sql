@@ -13,7 +13,9 @@ final as (
         first_name_key,
         last_name_key,
         birth_date,
-        street_key,
+        street_number,
+        street_name_key,
+        city_key,
         postcode_key,
         email_local_key,
         phone_suffix

@@ -268,7 +268,12 @@ final as (
         -- comparison keys for the probabilistic step
         {{ mailroom.name_match_key('first_name') }} as first_name_key,
         {{ mailroom.name_match_key('last_name') }} as last_name_key,
-        {{ mailroom.name_match_key('street') }} as street_key,
+        -- the street's leading house number apart from its name
+        {%- set first_word = "lower(rtrim(" ~ dbt.split_part('trim(street)', "' '", 1) ~ ", ',.'))" %}
+        case
+            when {{ mailroom.regex_matches(first_word, '[0-9]+[a-z]?') }} then {{ first_word }}
+        end as street_number,
+        {{ mailroom.name_match_key(mailroom.regex_replace_all('trim(street)', '^[0-9]+[a-zA-Z]?[ ,.]+', '')) }} as street_name_key,
         upper({{ mailroom.name_match_key('postcode') }}) as postcode_key,
         {{ mailroom.name_match_key('city') }} as city_key,
         {{ dbt.split_part('email_match_key', "'@'", 1) }} as email_local_key,

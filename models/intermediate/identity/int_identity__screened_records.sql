@@ -50,7 +50,9 @@ final as (
         records.birth_date,
         records.first_name_key,
         records.last_name_key,
-        records.street_key,
+        records.street_number,
+        records.street_name_key,
+        records.city_key,
         records.postcode_key,
 
         -- timestamps
