@@ -5,16 +5,19 @@
     level is exact agreement. m and u are learned per level
     (int_identity__match_parameters). -#}
 {% macro identity_comparison_levels(left, right) -%}
-    {#- Names: exact, Jaro-Winkler at two thresholds, else. A record with first
-        and last name the other way round agrees exactly on both. -#}
+    {#- Names: exact (3), Jaro-Winkler 0.92 and over (2), 0.8 and over (1),
+        else (0). First and last name given the other way round on one record
+        agree at the lower of their two crosswise levels, when that is higher. -#}
     {%- for name, key, other in [('first_name', 'first_name_key', 'last_name_key'), ('last_name', 'last_name_key', 'first_name_key')] %}
     case
         when {{ left }}.{{ key }} is null or {{ right }}.{{ key }} is null then -1
-        when {{ left }}.{{ key }} = {{ right }}.{{ key }} then 3
-        when {{ left }}.{{ key }} = {{ right }}.{{ other }} and {{ left }}.{{ other }} = {{ right }}.{{ key }} then 3
-        when {{ mailroom.string_similarity(left ~ '.' ~ key, right ~ '.' ~ key) }} >= 0.92 then 2
-        when {{ mailroom.string_similarity(left ~ '.' ~ key, right ~ '.' ~ key) }} >= 0.8 then 1
-        else 0
+        else greatest(
+            {{ mailroom.identity_name_level(left ~ '.' ~ key, right ~ '.' ~ key) }},
+            least(
+                {{ mailroom.identity_name_level(left ~ '.' ~ key, right ~ '.' ~ other) }},
+                {{ mailroom.identity_name_level(left ~ '.' ~ other, right ~ '.' ~ key) }}
+            )
+        )
     end as gamma_{{ name }},
     {%- endfor %}
     {#- Birth date: exact; one digit wrong or day and month swapped; two of
@@ -37,37 +40,35 @@
             >= 2 then 1
         else 0
     end as gamma_birth_date,
-    {#- Street name (the street without its number; words run together
-        compare equal, the key drops spaces): as names. -#}
+    {#- Address: one comparison, not four. Street, house number, postcode and
+        city of one home agree together, so as separate comparisons a shared
+        home counted four times and outweighed two different first names
+        (family members merged). Levels: 4 the same home (street and number,
+        and postcode or city); 3 two of street, number and postcode; 2 the
+        same postcode, or street and city; 1 the same city; 0 else; -1 when
+        neither street, number, postcode nor city can be compared. Street
+        names and cities agree from Jaro-Winkler 0.88 (typos, words run
+        together compare equal: the keys drop spaces), postcodes when one
+        character is wrong or two neighbours swapped. -#}
+    {%- set street = "coalesce(" ~ mailroom.string_similarity(left ~ '.street_name_key', right ~ '.street_name_key') ~ " >= 0.88, false)" %}
+    {%- set number = "coalesce(" ~ left ~ ".street_number = " ~ right ~ ".street_number, false)" %}
+    {%- set postcode_exact = "coalesce(" ~ left ~ ".postcode_key = " ~ right ~ ".postcode_key, false)" %}
+    {%- set postcode = "coalesce(" ~ mailroom.edit_distance(left ~ '.postcode_key', right ~ '.postcode_key') ~ " <= 1 or "
+        ~ mailroom.string_similarity(left ~ '.postcode_key', right ~ '.postcode_key') ~ " >= 0.9, false)" %}
+    {%- set city = "coalesce(" ~ mailroom.string_similarity(left ~ '.city_key', right ~ '.city_key') ~ " >= 0.88, false)" %}
     case
-        when {{ left }}.street_name_key is null or {{ right }}.street_name_key is null then -1
-        when {{ left }}.street_name_key = {{ right }}.street_name_key then 3
-        when {{ mailroom.string_similarity(left ~ '.street_name_key', right ~ '.street_name_key') }} >= 0.92 then 2
-        when {{ mailroom.string_similarity(left ~ '.street_name_key', right ~ '.street_name_key') }} >= 0.8 then 1
-        else 0
-    end as gamma_street,
-    case
-        when {{ left }}.street_number is null or {{ right }}.street_number is null then -1
-        when {{ left }}.street_number = {{ right }}.street_number then 1
-        else 0
-    end as gamma_street_number,
-    case
-        when {{ left }}.city_key is null or {{ right }}.city_key is null then -1
-        when {{ left }}.city_key = {{ right }}.city_key then 2
-        when {{ mailroom.string_similarity(left ~ '.city_key', right ~ '.city_key') }} >= 0.9 then 1
-        else 0
-    end as gamma_city,
-    {#- Postcode: exact; one character wrong or two neighbours swapped
-        (Jaro-Winkler 0.9 and over); else. -#}
-    case
-        when {{ left }}.postcode_key is null or {{ right }}.postcode_key is null then -1
-        when {{ left }}.postcode_key = {{ right }}.postcode_key then 2
         when
-            {{ mailroom.edit_distance(left ~ '.postcode_key', right ~ '.postcode_key') }} <= 1
-            or {{ mailroom.string_similarity(left ~ '.postcode_key', right ~ '.postcode_key') }} >= 0.9
-            then 1
+            ({{ left }}.street_name_key is null or {{ right }}.street_name_key is null)
+            and ({{ left }}.street_number is null or {{ right }}.street_number is null)
+            and ({{ left }}.postcode_key is null or {{ right }}.postcode_key is null)
+            and ({{ left }}.city_key is null or {{ right }}.city_key is null)
+            then -1
+        when {{ street }} and {{ number }} and ({{ postcode }} or {{ city }}) then 4
+        when ({{ street }} and {{ number }}) or ({{ street }} and {{ postcode }}) or ({{ number }} and {{ postcode_exact }}) then 3
+        when {{ postcode }} or ({{ street }} and {{ city }}) then 2
+        when {{ city }} then 1
         else 0
-    end as gamma_postcode,
+    end as gamma_address,
     -- exact only: local parts are made of names, so a fuzzy agreement
     -- repeats the name comparisons instead of adding evidence
     case
@@ -80,4 +81,16 @@
         when {{ left }}.phone_suffix = {{ right }}.phone_suffix then 1
         else 0
     end as gamma_phone
+{%- endmacro %}
+
+
+{#- The agreement level of two name keys: 3 equal, 2 Jaro-Winkler 0.92 and
+    over, 1 0.8 and over, 0 else or either missing. -#}
+{% macro identity_name_level(left, right) -%}
+    case
+        when {{ left }} = {{ right }} then 3
+        when {{ mailroom.string_similarity(left, right) }} >= 0.92 then 2
+        when {{ mailroom.string_similarity(left, right) }} >= 0.8 then 1
+        else 0
+    end
 {%- endmacro %}

@@ -1,5 +1,5 @@
 {#- The comparisons of the probabilistic step (Fellegi-Sunter), in pattern
     key order; their levels are in identity_comparison_levels. -#}
 {% macro identity_comparison_names() -%}
-    {{ return(['first_name', 'last_name', 'birth_date', 'street', 'street_number', 'city', 'postcode', 'email_local', 'phone']) }}
+    {{ return(['first_name', 'last_name', 'birth_date', 'address', 'email_local', 'phone']) }}
 {%- endmacro %}

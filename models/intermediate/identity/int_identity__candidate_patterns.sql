@@ -5,8 +5,8 @@
 {%- set rules = var('identity_blocking_rules') -%}
 {%- set comparison_of = {
     'first_name_key': 'first_name', 'last_name_key': 'last_name', 'birth_date': 'birth_date',
-    'street_name_key': 'street', 'street_number': 'street_number', 'postcode_key': 'postcode', 'email_local_key': 'email_local',
-    'phone_suffix': 'phone', 'city_key': 'city',
+    'street_name_key': 'address', 'street_number': 'address', 'postcode_key': 'address',
+    'city_key': 'address', 'email_local_key': 'email_local', 'phone_suffix': 'phone',
 } -%}
 with
 
@@ -17,7 +17,7 @@ candidate_pairs as (
 final as (
     {%- for rule in rules %}
         {%- set held_out = [] %}
-        {%- for column in rule if column in comparison_of %}{% do held_out.append(comparison_of[column]) %}{% endfor %}
+        {%- for column in rule if column in comparison_of %}{% if comparison_of[column] not in held_out %}{% do held_out.append(comparison_of[column]) %}{% endif %}{% endfor %}
         select
             {{ loop.index }} as blocking_rule,
             '{{ held_out | join(",") }}' as held_out_comparisons,

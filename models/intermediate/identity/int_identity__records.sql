@@ -273,7 +273,10 @@ final as (
         case
             when {{ mailroom.regex_matches(first_word, '[0-9]+[a-z]?') }} then {{ first_word }}
         end as street_number,
-        {{ mailroom.name_match_key(mailroom.regex_replace_all('trim(street)', '^[0-9]+[a-zA-Z]?[ ,.]+', '')) }} as street_name_key,
+        case
+            when not {{ mailroom.regex_matches('lower(trim(street))', '[0-9]+[a-z]?') }}
+                then {{ mailroom.name_match_key(mailroom.regex_replace_all('trim(street)', '^[0-9]+[a-zA-Z]?[ ,.]+', '')) }}
+        end as street_name_key,
         upper({{ mailroom.name_match_key('postcode') }}) as postcode_key,
         {{ mailroom.name_match_key('city') }} as city_key,
         {{ dbt.split_part('email_match_key', "'@'", 1) }} as email_local_key,
