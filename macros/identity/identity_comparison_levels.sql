@@ -43,30 +43,36 @@
     {#- Address: one comparison, not four. Street, house number, postcode and
         city of one home agree together, so as separate comparisons a shared
         home counted four times and outweighed two different first names
-        (family members merged). Levels: 4 the same home (street and number,
-        and postcode or city); 3 two of street, number and postcode; 2 the
-        same postcode, or street and city; 1 the same city; 0 else; -1 when
-        neither street, number, postcode nor city can be compared. Street
-        names and cities agree from Jaro-Winkler 0.88 (typos, words run
-        together compare equal: the keys drop spaces), postcodes when one
-        character is wrong or two neighbours swapped. -#}
+        (family members merged). The place agrees when the postcodes do (one
+        character wrong or two neighbours swapped allowed), or, without a
+        postcode on either side, the cities do; two postcodes that differ
+        are two places whatever the city. Levels: 4 the same home (street,
+        number and place); 3 the same street in the same place, or the same
+        number and postcode; 2 the same place; 1 the same street and number
+        in another place, or the same city under another postcode (common
+        street names repeat from town to town); 0 else; -1 when neither
+        street, number, postcode nor city can be compared. Street names and
+        cities agree from Jaro-Winkler 0.88 (the keys drop spaces, so words
+        run together compare equal). -#}
     {%- set street = "coalesce(" ~ mailroom.string_similarity(left ~ '.street_name_key', right ~ '.street_name_key') ~ " >= 0.88, false)" %}
     {%- set number = "coalesce(" ~ left ~ ".street_number = " ~ right ~ ".street_number, false)" %}
     {%- set postcode_exact = "coalesce(" ~ left ~ ".postcode_key = " ~ right ~ ".postcode_key, false)" %}
     {%- set postcode = "coalesce(" ~ mailroom.edit_distance(left ~ '.postcode_key', right ~ '.postcode_key') ~ " <= 1 or "
         ~ mailroom.string_similarity(left ~ '.postcode_key', right ~ '.postcode_key') ~ " >= 0.9, false)" %}
+    {%- set no_postcode = "(" ~ left ~ ".postcode_key is null or " ~ right ~ ".postcode_key is null)" %}
     {%- set city = "coalesce(" ~ mailroom.string_similarity(left ~ '.city_key', right ~ '.city_key') ~ " >= 0.88, false)" %}
+    {%- set place = "(" ~ postcode ~ " or (" ~ no_postcode ~ " and " ~ city ~ "))" %}
     case
         when
             ({{ left }}.street_name_key is null or {{ right }}.street_name_key is null)
             and ({{ left }}.street_number is null or {{ right }}.street_number is null)
-            and ({{ left }}.postcode_key is null or {{ right }}.postcode_key is null)
+            and {{ no_postcode }}
             and ({{ left }}.city_key is null or {{ right }}.city_key is null)
             then -1
-        when {{ street }} and {{ number }} and ({{ postcode }} or {{ city }}) then 4
-        when ({{ street }} and {{ number }}) or ({{ street }} and {{ postcode }}) or ({{ number }} and {{ postcode_exact }}) then 3
-        when {{ postcode }} or ({{ street }} and {{ city }}) then 2
-        when {{ city }} then 1
+        when {{ street }} and {{ number }} and {{ place }} then 4
+        when ({{ street }} and {{ place }}) or ({{ number }} and {{ postcode_exact }}) then 3
+        when {{ place }} then 2
+        when ({{ street }} and {{ number }}) or {{ city }} then 1
         else 0
     end as gamma_address,
     -- exact only: local parts are made of names, so a fuzzy agreement

@@ -20,7 +20,7 @@ from mailroom import runner
 from mailroom.generator import WorldConfig, generate_world
 from mailroom.identity_score import score_identity
 
-IDENTITY_MODELS = "identity_blocklist identity_survivorship +int_customers__golden_records +bdg_person_source_records +rpt_identity_quality assert_identity_clusters_converged"
+IDENTITY_MODELS = "identity_blocklist identity_survivorship +int_customers__golden_records +bdg_person_source_records +rpt_identity_quality +rpt_identity_review_pairs assert_identity_clusters_converged"
 LOADED_AT = pd.Timestamp("2026-09-01 00:00:00")
 
 
@@ -406,6 +406,96 @@ def test_resolution_against_truth(identity_world) -> None:
     score = score_identity(identity_world.warehouse, identity_world.truth)
     assert score.identifiable.precision >= 0.99, score
     assert score.identifiable.recall >= 0.95, score
+
+
+def _scored_pairs_with_truth(w: IdentityWorld) -> str:
+    """SQL: every candidate pair's match probability and whether it is one true person."""
+    return f"""
+        with truth as (select * from read_parquet('{w.truth / "source_records.parquet"}')),
+        records as (
+            select records.node_id, truth.true_person_id
+            from intermediate.int_identity__records as records
+            inner join truth using (source_table, source_record_id)
+        )
+        select
+            pair_scores.*,
+            left_records.true_person_id = right_records.true_person_id as is_true_pair
+        from intermediate.int_identity__pair_scores as pair_scores
+        inner join records as left_records on pair_scores.node_id = left_records.node_id
+        inner join records as right_records on pair_scores.linked_node_id = right_records.node_id
+    """
+
+
+def test_match_probabilities_are_not_overconfident(identity_world) -> None:
+    """Against the truth: pairs scored p or more are one person at least p of the time."""
+    rows = identity_world.query(f"""
+        with scored as ({_scored_pairs_with_truth(identity_world)})
+        select bin, count(*), avg(cast(is_true_pair as integer))
+        from (
+            select
+                is_true_pair,
+                case
+                    when match_probability >= 0.99 then 0.99
+                    when match_probability >= 0.9 then 0.9
+                    when match_probability >= 0.5 then 0.5
+                end as bin
+            from scored
+        )
+        where bin is not null
+        group by 1 order by 1
+    """)
+    assert [float(r[0]) for r in rows] == [0.5, 0.9, 0.99], rows
+    for low, pairs, true_share in rows:
+        assert true_share >= float(low), (low, pairs, true_share)
+
+
+def test_blocking_rules_are_reported_and_reach_the_true_pairs(identity_world) -> None:
+    w = identity_world
+    report = {
+        (section, item): value
+        for section, item, value in w.query(
+            "select section, item, value from marts.rpt_identity_quality "
+            "where section like 'blocking%' or section = 'probabilistic'"
+        )
+    }
+    rules = [item for section, item in report if section == "blocking_pairs"]
+    assert len(rules) == 10 and "3: first_name_key, birth_date" in rules, rules
+    pairs = report[("probabilistic", "candidate_pairs")]
+    assert max(report[("blocking_pairs", r)] for r in rules) <= pairs
+    assert sum(report[("blocking_only", r)] for r in rules) <= pairs
+    assert sum(report[("blocking_links", r)] for r in rules) > 0
+    # blocking recall: true pairs of comparable records that some rule compared
+    [(true_pairs, compared)] = w.query(f"""
+        with truth as (select * from read_parquet('{w.truth / "source_records.parquet"}')),
+        comparable as (
+            select comparable.node_id, truth.true_person_id
+            from intermediate.int_identity__comparable_records as comparable
+            inner join intermediate.int_identity__records using (node_id)
+            inner join truth using (source_table, source_record_id)
+        ),
+        true_pairs as (
+            select a.node_id, b.node_id as linked_node_id
+            from comparable as a
+            inner join comparable as b
+                on a.true_person_id = b.true_person_id and a.node_id < b.node_id
+        )
+        select count(*), count(candidate_pairs.node_id)
+        from true_pairs
+        left join intermediate.int_identity__candidate_pairs as candidate_pairs
+            using (node_id, linked_node_id)
+    """)
+    assert compared / true_pairs >= 0.9, (compared, true_pairs)
+
+
+def test_review_pairs_straddle_the_threshold(identity_world) -> None:
+    rows = identity_world.query(
+        "select is_linked, match_probability, bits_from_threshold, is_same_person, "
+        "first_name, linked_first_name, gamma_address from marts.rpt_identity_review_pairs"
+    )
+    assert {r[0] for r in rows} == {True, False}, "pairs on both sides of the threshold"
+    for linked, probability, bits, same, *_ in rows:
+        assert linked == (probability >= 0.9) and abs(bits) <= 3
+        assert same or not linked  # a linked pair is one person
 
 
 def test_golden_record_follows_survivorship(identity_world) -> None:

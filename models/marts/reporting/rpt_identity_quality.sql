@@ -26,6 +26,21 @@ match_parameters as (
     select * from {{ ref('int_identity__match_parameters') }}
 ),
 
+probabilistic_links as (
+    select * from {{ ref('int_identity__probabilistic_links') }}
+),
+
+candidate_links as (
+    select
+        candidate_pairs.*,
+        probabilistic_links.node_id is not null as is_linked
+    from candidate_pairs
+    left join probabilistic_links
+        on
+            candidate_pairs.node_id = probabilistic_links.node_id
+            and candidate_pairs.linked_node_id = probabilistic_links.linked_node_id
+),
+
 cluster_sizes as (
     select
         person_id,
@@ -142,6 +157,51 @@ figures as (
         max(em_iterations) as value,
         'Iterations EM took to estimate the m probabilities.' as description
     from match_parameters
+
+    {%- for rule in var('identity_blocking_rules') %}
+        {%- set rule_number = loop.index %}
+        {%- set item = rule_number ~ ': ' ~ (rule | join(', ')) %}
+
+        union all
+
+        select
+            'blocking_pairs' as section,
+            '{{ item }}' as item,
+            count(*) as value,
+            'Candidate pairs in the blocks of this rule.' as description
+        from candidate_links
+        where is_in_block_{{ loop.index }}
+
+        union all
+
+        select
+            'blocking_only' as section,
+            '{{ item }}' as item,
+            count(*) as value,
+            'Candidate pairs this rule alone found.' as description
+        from candidate_links
+        where is_in_block_{{ rule_number }}{% for other in var('identity_blocking_rules') %}{% if loop.index != rule_number %} and not is_in_block_{{ loop.index }}{% endif %}{% endfor %}
+
+        union all
+
+        select
+            'blocking_links' as section,
+            '{{ item }}' as item,
+            count(*) as value,
+            'Probabilistic links among the pairs of this rule.' as description
+        from candidate_links
+        where is_in_block_{{ loop.index }} and is_linked
+
+        union all
+
+        select
+            'blocking_skipped' as section,
+            '{{ item }}' as item,
+            count(*) as value,
+            'Blocks of this rule over var identity_max_block_size, not compared.' as description
+        from skipped_blocks
+        where blocking_rule = {{ loop.index }}
+    {%- endfor %}
 )
 
 select
