@@ -24,7 +24,6 @@ with the raw figures beside it as JSON.
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 import os
 import platform
@@ -35,28 +34,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from mailroom import PROJECT_DIR, memcap
+from mailroom.stages import STAGES, stage_times
 
-STAGES = ("staging", "identity", "features", "training", "scoring", "activation", "other")
-# models/<layer>/<folder>/... -> stage
-FOLDER_STAGES = {
-    "staging": "staging",
-    "identity": "identity",
-    "privacy": "identity",
-    "customers": "features",
-    "segments": "features",
-    "commerce": "features",
-    "engagement": "features",
-    "propensity": "scoring",
-    "activation": "activation",
-    "sync": "activation",
-    "measurement": "activation",
-    "serving": "activation",
-}
-NAME_STAGES = {
-    "rpt_source_reconciliation": "staging",
-    "rpt_identity_quality": "identity",
-    "segment_history": "features",
-}
 FULL_BUILD_TARGET_SECONDS = {1_000_000: 600}
 INCREMENTAL_TARGET_SECONDS = {1_000_000: 90}
 MAX_GROWTH = 12.0  # the 1M build may take at most this many times the 100k build
@@ -67,68 +46,6 @@ HOLD_MEMORY_MIB = 256  # what the `hold_memory` self-test step holds
 
 class BenchFailed(RuntimeError):
     """A step failed or was stopped over the memory cap; the report was still written."""
-
-
-def node_stage(node: dict, nodes: dict) -> str:
-    """The pipeline stage of a manifest node (tests: the stage of the model they test)."""
-    if node["resource_type"] in ("test", "unit_test"):
-        parents = [nodes[p] for p in node.get("depends_on", {}).get("nodes", []) if p in nodes]
-        models = [p for p in parents if p["resource_type"] in ("model", "snapshot", "seed")]
-        return node_stage(models[0], nodes) if models else "other"
-    if "training" in node.get("tags", []):
-        return "training"
-    if node["resource_type"] == "seed":
-        return "staging"
-    name = node["name"]
-    if name in NAME_STAGES:
-        return NAME_STAGES[name]
-    parts = Path(node.get("original_file_path", "")).parts
-    for part in parts[1:-1]:
-        if part in FOLDER_STAGES:
-            return FOLDER_STAGES[part]
-    return "other"
-
-
-def union_seconds(intervals: list[tuple[float, float]]) -> float:
-    """Seconds covered by at least one of the (start, end) intervals."""
-    total, end = 0.0, float("-inf")
-    for start, stop in sorted(intervals):
-        if stop <= end:
-            continue
-        total += stop - max(start, end)
-        end = stop
-    return total
-
-
-def stage_times(run_results: dict, manifest: dict) -> dict[str, dict[str, float]]:
-    """Per stage: wall seconds (union of node intervals), node seconds (summed) and nodes."""
-    nodes = {**manifest["nodes"], **manifest.get("unit_tests", {})}
-    spans: dict[str, list[tuple[float, float]]] = {}
-    busy: dict[str, float] = {}
-    count: dict[str, int] = {}
-    for result in run_results["results"]:
-        node = nodes.get(result["unique_id"])
-        if node is None:
-            continue
-        stage = node_stage(node, nodes)
-        times = [
-            (dt.datetime.fromisoformat(t["started_at"].rstrip("Z")).timestamp(),
-             dt.datetime.fromisoformat(t["completed_at"].rstrip("Z")).timestamp())
-            for t in result.get("timing", []) if t.get("started_at") and t.get("completed_at")
-        ]  # fmt: skip
-        if times:
-            spans.setdefault(stage, []).append((min(t[0] for t in times), max(t[1] for t in times)))
-        busy[stage] = busy.get(stage, 0.0) + float(result.get("execution_time") or 0.0)
-        count[stage] = count.get(stage, 0) + 1
-    return {
-        stage: {
-            "wall_seconds": round(union_seconds(spans.get(stage, [])), 1),
-            "node_seconds": round(busy.get(stage, 0.0), 1),
-            "nodes": count.get(stage, 0),
-        }
-        for stage in STAGES
-        if stage in count
-    }
 
 
 @dataclass

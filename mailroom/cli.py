@@ -129,6 +129,9 @@ def build(
         "--var",
         help="A dbt var as KEY=VALUE (repeatable), e.g. --var purchase_horizon_days=90.",
     ),
+    verbose: bool = typer.Option(
+        False, "--verbose", "-v", help="Stream dbt's line per node instead of the progress bar."
+    ),
 ) -> None:
     """Run `dbt build`, and summarise what was built.
 
@@ -146,6 +149,7 @@ def build(
         train=train,
         as_of=as_of.date() if as_of else None,
         variables=_parse_vars(var),
+        verbose=verbose,
     )
 
 

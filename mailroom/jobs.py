@@ -87,13 +87,18 @@ def build(
     train: bool | None = None,
     as_of: dt.date | None = None,
     variables: dict[str, object] | None = None,
+    verbose: bool = False,
+    full_summary: bool = False,
 ) -> runner.BuildResult:
     """`dbt build` (training or routine), then the build and warehouse summary.
 
     `as_of` and `variables` override the dbt vars implied by the warehouse (a
     sample world's as-of date); `train=None` trains only when no model version
-    is promoted yet. Raises JobError when the build fails.
+    is promoted yet. The build shows its progress by stage; `verbose` streams
+    dbt's node log instead. The summary is brief (one screen) unless
+    `full_summary` or `verbose`. Raises JobError when the build fails.
     """
+    from mailroom.build_progress import BuildProgress
     from mailroom.settings import SettingsError
 
     extra = dict(variables or {})
@@ -115,9 +120,16 @@ def build(
         "training run (retrains the propensity models)" if train else "routine run (no retraining)"
     )
     result = runner.dbt_build(
-        select=select, target=target, full_refresh=full_refresh, train=train, extra_vars=extra
+        select=select,
+        target=target,
+        full_refresh=full_refresh,
+        train=train,
+        extra_vars=extra,
+        progress=None if verbose else BuildProgress(runner.console),
     )
-    runner.print_build_summary(result, used)
+    if not verbose:
+        echo(f"dbt's log of every node: {runner.log_dir() / 'dbt.log'} (--verbose shows it live)")
+    runner.print_build_summary(result, used, brief=not (verbose or full_summary))
     if not result.success:
         raise JobError("dbt build failed (see above)")
     return result
@@ -273,7 +285,7 @@ def demo(people: int = 50_000, seed: int = 42, data_dir: Path = Path("data")) ->
     files, publish the profile API's serving snapshot and write the dashboard.
     """
     generate(people=people, seed=seed, truth_dir=data_dir / "truth")
-    result = build(full_refresh=True, train=True)
+    result = build(full_refresh=True, train=True, full_summary=True)
     echo("\nexporting the sync marts for the ESP (mailroom sync --destination file)")
     sync_dir = data_dir / "sync"
     sync("file", file_format="csv", output_dir=sync_dir)

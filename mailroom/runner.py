@@ -55,6 +55,12 @@ def target_dir() -> Path:
     return path if path.is_absolute() else PROJECT_DIR / path
 
 
+def log_dir() -> Path:
+    """dbt's log folder: $DBT_LOG_PATH (absolute, or relative to the project), else logs/."""
+    path = Path(os.environ.get("DBT_LOG_PATH", "logs"))
+    return path if path.is_absolute() else PROJECT_DIR / path
+
+
 def world_vars(target: str = "dev") -> dict[str, str]:
     """dbt vars implied by the warehouse: its data's as-of date, if it has one."""
     if target == "snowflake" or not warehouse_path().exists():
@@ -78,17 +84,21 @@ def invoke_dbt(
     target: str = "dev",
     extra_vars: dict | None = None,
     project_dir: Path | None = None,
+    callbacks: list | None = None,
+    quiet: bool = False,
 ):
     """Run one dbt command in-process; returns dbt's `dbtRunnerResult`.
 
     `project_dir` runs another copy of the project (tests that edit seeds); its
-    target and logs stay in that folder.
+    target and logs stay in that folder. `callbacks` receive every dbt event;
+    `quiet` keeps all but errors off the terminal (the log file keeps them).
     """
     from dbt.cli.main import dbtRunner
 
     dbt_env(target)
     variables = build_vars(target, extra_vars)
     cli = [
+        *(["--quiet"] if quiet else []),
         *args,
         "--project-dir",
         str(project_dir or PROJECT_DIR),
@@ -106,7 +116,52 @@ def invoke_dbt(
             "--log-path",
             str(project_dir / "logs"),
         ]
-    return dbtRunner().invoke(cli)
+    manifest = None
+    if args[0] in REUSES_MANIFEST and target != "snowflake":
+        key = _manifest_key(project_dir or PROJECT_DIR, target, variables)
+        manifest = _MANIFESTS.pop(key, None)
+        if manifest is None:
+            common = cli[cli.index(args[0]) + len(args) :]
+            parsed = dbtRunner().invoke([*(["--quiet"] if quiet else []), "parse", *common])
+            if not parsed.success:
+                return parsed
+            manifest = parsed.result
+        else:
+            # a compiled node keeps "its CTEs are injected": the next compile
+            # would skip injecting them (ephemeral models; none today)
+            for node in manifest.nodes.values():
+                if getattr(node, "extra_ctes_injected", False):
+                    node.extra_ctes_injected = False
+                    node.extra_ctes = []
+        _MANIFESTS[key] = manifest  # the most recent last
+        while len(_MANIFESTS) > KEPT_MANIFESTS:
+            _MANIFESTS.pop(next(iter(_MANIFESTS)))
+    return dbtRunner(manifest=manifest, callbacks=callbacks or []).invoke(cli)
+
+
+# Commands that run against a parsed project: in one process they share the
+# manifest of the same project files, vars, target and warehouse name.
+REUSES_MANIFEST = ("build", "run", "test", "seed", "snapshot", "compile")
+PROJECT_PARTS = ("models", "python_models", "macros", "seeds", "snapshots", "analyses", "tests/dbt")
+PROJECT_FILES = ("dbt_project.yml", "selectors.yml", "profiles.yml")
+KEPT_MANIFESTS = 2  # a manifest holds tens of MB; consecutive builds are what repeat
+_MANIFESTS: dict[tuple, object] = {}
+
+
+def _manifest_key(project_dir: Path, target: str, variables: dict) -> tuple:
+    """What a parse depends on. dbt parses again whenever the profile changes, and
+    the warehouse's file path is in the profile, so every warehouse file cost a
+    full parse (5 to 10 s); the path only names the database (its stem), so the
+    stem stands for it here. The project's files are fingerprinted by size and
+    modification time: an edited model or seed is parsed again."""
+    files = [project_dir / name for name in PROJECT_FILES]
+    for part in PROJECT_PARTS:
+        files.extend(sorted((project_dir / part).rglob("*")))
+    stamps = tuple(
+        (str(f), st.st_mtime_ns, st.st_size) for f in files if f.is_file() and (st := f.stat())
+    )
+    stem = warehouse_path().stem if target != "snowflake" else ""
+    return (str(project_dir), target, json.dumps(variables, sort_keys=True), stem, stamps)
 
 
 TRAINING_TAG = "training"
@@ -145,8 +200,13 @@ def dbt_build(
     project_dir: Path | None = None,
     train: bool = True,
     exclude: str | None = None,
+    progress=None,
 ) -> BuildResult:
-    """`dbt build`; `train=False` is a routine run (everything but tag:training)."""
+    """`dbt build`; `train=False` is a routine run (everything but tag:training).
+
+    `progress` (a `mailroom.build_progress.BuildProgress`) replaces dbt's node
+    log on the terminal; without it dbt prints its own.
+    """
     args = ["build"]
     if select:
         args += ["--select", select]
@@ -158,7 +218,16 @@ def dbt_build(
         args += ["--indirect-selection", indirect_selection]
     if full_refresh:
         args.append("--full-refresh")
-    res = invoke_dbt(args, target=target, extra_vars=extra_vars, project_dir=project_dir)
+    res = invoke_dbt(
+        args,
+        target=target,
+        extra_vars=extra_vars,
+        project_dir=project_dir,
+        callbacks=[progress] if progress is not None else None,
+        quiet=progress is not None,
+    )
+    if progress is not None:
+        progress.finish()
     out = BuildResult(success=bool(res.success))
     if res.exception is not None:
         out.error = str(res.exception)
@@ -186,20 +255,28 @@ def print_counts(title: str, counts: dict[str, int]) -> None:
     console.print(table)
 
 
-def print_build_summary(result: BuildResult, variables: dict | None = None) -> None:
+def print_build_summary(
+    result: BuildResult, variables: dict | None = None, brief: bool = False
+) -> None:
     table = Table(title=f"dbt build ({result.seconds:.1f}s)")
     for col in ("resource", "status", "count"):
         table.add_column(col)
     for (rtype, status), n in sorted(result.by_status.items()):
         table.add_row(str(rtype), status, str(n))
     console.print(table)
-    problems = [n for n in result.nodes if n.status not in ("success", "pass")]
+    problems = [
+        n
+        for n in result.nodes
+        if n.status not in ("success", "pass")
+        # exposures are documentation: dbt reports them as no-op
+        and not (n.status == "no-op" and n.resource_type == "exposure")
+    ]
     for n in problems:
         console.print(f"[yellow]{n.status}[/yellow] {n.unique_id}: {n.message}")
     if result.error:
         console.print(f"[red]dbt failed:[/red] {result.error}")
     if warehouse_path().exists():
-        print_warehouse_summary(variables)
+        print_warehouse_summary(variables, brief=brief)
 
 
 # What the summary's headline counts: (label, mart, what counts as one). The first
@@ -230,16 +307,18 @@ def headline(con) -> dict[str, int | None]:
     return out
 
 
-def print_warehouse_summary(variables: dict | None = None) -> None:
+def print_warehouse_summary(variables: dict | None = None, brief: bool = False) -> None:
     """What the warehouse holds; `variables`: the vars it was built with (default: the
-    ones a build would use now)."""
+    ones a build would use now). `brief` (after a build, to fit one screen): the
+    headline, the guards, reconciliation and identity, without the row counts of
+    every table and the customer, model, activation and campaign sections."""
     if variables is None:
         variables = build_vars()
     if variables:
         console.print("vars: " + ", ".join(f"{k}={v}" for k, v in sorted(variables.items())))
     # Not read-only: dbt-duckdb keeps its own read-write handle open in this process.
     with connect() as con:
-        for schema in SUMMARY_SCHEMAS:
+        for schema in () if brief else SUMMARY_SCHEMAS:
             counts = {
                 name: n
                 for name, n in table_counts(con, schema).items()
@@ -260,15 +339,15 @@ def print_warehouse_summary(variables: dict | None = None) -> None:
         if empty:
             console.print(f"[red]empty:[/red] {', '.join(empty)}")
         print_guards(con)
-        for section in (
-            print_reconciliation,
-            print_identity,
-            print_customers,
-            print_models,
-            print_activation,
-            print_campaigns,
-        ):
+        sections = (print_reconciliation, print_identity)
+        if not brief:
+            sections += (print_customers, print_models, print_activation, print_campaigns)
+        for section in sections:
             section(con)
+        if brief:
+            console.print(
+                "segments, models, audiences, campaigns and every table's rows: `mailroom summary`"
+            )
 
 
 def print_guards(con) -> None:

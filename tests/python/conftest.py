@@ -23,11 +23,15 @@ from mailroom import PROJECT_DIR
 from mailroom.generator import WorldConfig, generate_world
 from mailroom.warehouse import using_warehouse
 
-# dbt's target folder (manifest, partial parse, run results) of one pytest worker:
-# two workers building at once must not write the same files.
+# dbt's target folder (manifest, partial parse, run results) and log of one
+# pytest worker: two workers building at once must not write the same files.
+# Assigned, not defaulted: pytest-xdist's workers inherit the environment of
+# the controller, which imports this file first as "main" (with setdefault,
+# both workers wrote target/pytest-main, and each one's partial parse state
+# was the other's: every dbt command parsed the whole project again).
 _WORKER = os.environ.get("PYTEST_XDIST_WORKER", "main")
-os.environ.setdefault("DBT_TARGET_PATH", str(PROJECT_DIR / "target" / f"pytest-{_WORKER}"))
-os.environ.setdefault("DBT_LOG_PATH", str(PROJECT_DIR / "logs" / f"pytest-{_WORKER}"))
+os.environ["DBT_TARGET_PATH"] = str(PROJECT_DIR / "target" / f"pytest-{_WORKER}")
+os.environ["DBT_LOG_PATH"] = str(PROJECT_DIR / "logs" / f"pytest-{_WORKER}")
 # dbt unit tests do not read the warehouse: they run in the session world's build
 # (and on the snowflake target in test_portability), not again in every test's
 # own build, where they cost a quarter of the build's time. dbt's own setting.

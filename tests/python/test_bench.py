@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from mailroom import bench, memcap
+from mailroom import bench, memcap, stages
 from mailroom.bench import Measurement
 
 MIB = 2**20
@@ -27,8 +27,8 @@ HOLD = "import time; b = b'x' * ({mib} << 20); print('ready', flush=True); time.
 
 
 def test_union_seconds_counts_overlaps_once() -> None:
-    assert bench.union_seconds([]) == 0.0
-    assert bench.union_seconds([(0, 10), (5, 12), (20, 25), (21, 22)]) == 17.0
+    assert stages.union_seconds([]) == 0.0
+    assert stages.union_seconds([(0, 10), (5, 12), (20, 25), (21, 22)]) == 17.0
 
 
 def _result(uid: str, start: str, end: str, seconds: float) -> dict:
@@ -66,10 +66,10 @@ def test_stage_times_follow_folders_tags_and_tested_models() -> None:
             _result("model.m.history", "2026-01-01T00:00:15Z", "2026-01-01T00:00:45Z", 30.0),
         ]
     }
-    stages = bench.stage_times(run_results, manifest)
-    assert stages["staging"] == {"wall_seconds": 15.0, "node_seconds": 20.0, "nodes": 2}
-    assert stages["training"] == {"wall_seconds": 30.0, "node_seconds": 30.0, "nodes": 1}
-    assert set(stages) == {"staging", "training"}
+    times = stages.stage_times(run_results, manifest)
+    assert times["staging"] == {"wall_seconds": 15.0, "node_seconds": 20.0, "nodes": 2}
+    assert times["training"] == {"wall_seconds": 30.0, "node_seconds": 30.0, "nodes": 1}
+    assert set(times) == {"staging", "training"}
 
 
 def test_report_marks_failed_builds_and_judges_targets() -> None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 import json
+import re
 import sqlite3
 from pathlib import Path
 
@@ -49,6 +50,15 @@ def test_demo_runs_the_main_job_end_to_end(tmp_path: Path, monkeypatch) -> None:
     assert persons > 300 and scored > 0 and valued > 0 and profiles > 0
     assert f"persons {persons:,};" in text and f"persons scored {scored:,};" in text
     assert "empty:" not in text
+
+    # The build shows its progress by stage, not dbt's line per node, and no warning.
+    assert re.search(r"\[(\d+)/\1\] done in \d+ s", result.output), result.output[-3000:]
+    stages = re.findall(r"^ +(\w+) +(\d+) models +[\d.]+ s$", result.output, re.MULTILINE)
+    assert [s for s, _ in stages][:3] == ["staging", "identity", "features"], stages
+    assert "scoring" in dict(stages) and "activation" in dict(stages)
+    assert len(re.findall(r"\[ *\d+/\d+\] +\d+%", result.output)) <= 9
+    assert "START " not in result.output and "OK created" not in result.output
+    assert "Deprecation" not in result.output and "deprecat" not in result.output.lower()
 
     # What the ESP should receive, as files.
     sync_dir = tmp_path / "data" / "sync"

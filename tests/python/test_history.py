@@ -72,6 +72,9 @@ def test_a_bare_transaction_log_reaches_scores_in_three_commands(backfilled) -> 
     assert f"loaded {backfilled['log']['rows']:,}" in said(load)
     assert build.exit_code == 0, build.output[-4000:]
     assert f"vars: as_of_date={backfilled['as_of']}" in said(build)
+    # the build's output fits one screen: progress, dbt's counts, the headline
+    assert len(build.output.splitlines()) <= 60, build.output
+    assert "Deprecation" not in build.output and "RequestsDependencyWarning" not in build.output
     assert summary.exit_code == 0, summary.output
 
     got = figures(backfilled["warehouse"])
