@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 export WAREHOUSE_PATH ?= data/warehouse.duckdb
 export DBT_PROFILES_DIR ?= $(CURDIR)
 
-.PHONY: demo test bench lint format install clean chromium dashboard
+.PHONY: demo test bench lint format install clean chromium dashboard docs
 
 $(STAMP): pyproject.toml constraints.txt
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info[:2] != (3, 11))' 2>/dev/null || { echo "Python 3.11 is required (set PYTHON=/path/to/python3.11)"; exit 1; }
@@ -19,6 +19,10 @@ install: $(STAMP)
 
 demo: $(STAMP)
 	$(BIN)/mailroom demo
+
+# The dbt docs site of the warehouse: target/static_index.html (after `make demo`).
+docs: $(STAMP)
+	$(BIN)/mailroom docs
 
 # The marketing dashboard of the warehouse: data/dashboard/index.html (after `make demo`).
 dashboard: $(STAMP)

@@ -211,6 +211,13 @@ def backtest(
     )
 
 
+@app.command()
+def docs() -> None:
+    """Write the dbt docs site of the warehouse: target/static_index.html, one file
+    to open in a browser (the DAG, every model's columns and tests, the overview)."""
+    _run(jobs.docs)
+
+
 @app.command("lint-sql")
 def lint_sql(
     paths: list[str] = typer.Argument(

@@ -135,6 +135,16 @@ def build(
     return result
 
 
+def docs(target: str = "dev") -> Path:
+    """`dbt docs generate --static`: the docs site as one HTML file; returns its path."""
+    result = runner.invoke_dbt(["docs", "generate", "--static"], target=target)
+    if not result.success:
+        raise JobError(f"dbt docs generate failed: {result.exception}")
+    site = runner.target_dir() / "static_index.html"
+    echo(f"docs site written to {site} (open it in a browser)")
+    return site
+
+
 def backtest(
     as_of: dt.date | None = None,
     horizon_days: int | None = None,

@@ -72,6 +72,7 @@ FIT_MAX_PEOPLE = 200_000
 CHUNK = 100_000
 # The propensity models' BTYD feature: P(an order within the horizon).
 BTYD_FEATURE = "btyd_purchase_probability"
+BTYD_FEATURE_LABEL = "chance to buy again (Pareto/NBD)"
 # What it is computed from: int_customers__features' columns (and as_of_date).
 BTYD_INPUTS = (
     "as_of_date",

@@ -30,6 +30,11 @@ class PropensityScore(_Model):
     )
     model_version: str = Field(description="Champion version that scored the person.")
     reasons: list[str] = Field(description="Features pushing the score up most, strongest first.")
+    reasons_text: str | None = Field(
+        default=None,
+        description='The reasons in words with their values, e.g. "days since the last order: 12; '
+        'orders in the last 365 days: 3" (null when no feature pushes the score up).',
+    )
 
 
 class CustomerValue(_Model):

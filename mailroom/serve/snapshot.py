@@ -149,6 +149,7 @@ MARTS: dict[str, MartSpec] = {
             "reason_1": "varchar",
             "reason_2": "varchar",
             "reason_3": "varchar",
+            "reasons_text": "varchar",
         },
         as_of_column=None,  # a timestamp here; the scores' date is checked by dbt
     ),
@@ -411,7 +412,7 @@ scores as (
         list(struct_pack(
             model_name := model_name, score := score, decile := decile, tier := tier,
             model_version := model_version, reason_1 := reason_1, reason_2 := reason_2,
-            reason_3 := reason_3
+            reason_3 := reason_3, reasons_text := reasons_text
         ) order by model_name) as scores
     from fct_propensity_scores
     group by 1
@@ -572,6 +573,7 @@ def score_section(row: Mapping[str, Any]) -> dict[str, Any]:
         "tier": row["tier"],
         "model_version": row["model_version"],
         "reasons": [r for r in (row["reason_1"], row["reason_2"], row["reason_3"]) if r],
+        "reasons_text": row.get("reasons_text"),
     }
 
 

@@ -24,6 +24,8 @@ COMMANDS = [
     "serve",
     "load-test",
     "dashboard",
+    "docs",
+    "backtest",
 ]
 
 

@@ -635,6 +635,27 @@ def test_every_customer_is_scored_by_a_champion(built_world) -> None:
     assert wrong_version == 0
 
 
+def test_reasons_read_in_words(built_world) -> None:
+    """Every reason has its feature's label from the catalog, with its value."""
+    labels = dict(
+        built_world.query(
+            "select feature_name, feature_label from intermediate.int_customers__feature_catalog"
+        )
+    )
+    assert labels["days_since_last_order"] == "days since the last order"
+    assert labels["orders_30d"] == "orders in the last 30 days"
+    assert not [label for label in labels.values() if "_" in label]
+    labels[btyd.BTYD_FEATURE] = btyd.BTYD_FEATURE_LABEL
+    rows = built_world.query(
+        "select reasons, reasons_text from marts.fct_propensity_scores where reason_1 is not null"
+    )
+    assert rows
+    for reasons, text in rows:
+        parsed = json.loads(reasons)
+        assert [r["label"] for r in parsed] == [labels[r["feature"]] for r in parsed]
+        assert text == "; ".join(f"{r['label']}: {r['value']}" for r in parsed)
+
+
 def test_scoring_reproduces_the_same_scores(built_world, tmp_path: Path) -> None:
     warehouse = tmp_path / "warehouse.duckdb"
     shutil.copy(built_world.warehouse, warehouse)

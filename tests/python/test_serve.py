@@ -403,16 +403,17 @@ def test_profile_by_email_and_person_id_equals_the_marts(built_world, client, ri
 
     scores = _one(
         built_world,
-        "select model_name, score, decile, tier, model_version, reason_1 "
+        "select model_name, score, decile, tier, model_version, reason_1, reasons_text "
         "from marts.fct_propensity_scores where person_id = ?",
         [person_id],
     )
     assert set(body.scores) == {m for m, *_ in scores}
-    for model, score, decile, tier, version, reason in scores:
+    for model, score, decile, tier, version, reason, text in scores:
         served = body.scores[model]
         assert served.score == pytest.approx(score, abs=1e-12)
         assert (served.decile, served.tier, served.model_version) == (decile, tier, version)
         assert served.reasons[:1] == ([reason] if reason else [])
+        assert served.reasons_text == text
 
     value = _one(
         built_world,
@@ -992,9 +993,10 @@ def test_a_failed_publish_never_becomes_current(tmp_path) -> None:
         tmp_path / "bad.duckdb",
         ["a@example.org", "b@example.org"],
         "create table marts.fct_propensity_scores as select * from (values "
-        "('p0', 'purchase', 0.5, 1, 'high', 'v1', null, null, null), "
-        "('p1', 'purchase', 0.4, 2, null, 'v1', null, null, null)) "
-        "t(person_id, model_name, score, decile, tier, model_version, reason_1, reason_2, reason_3)",
+        "('p0', 'purchase', 0.5, 1, 'high', 'v1', null, null, null, null), "
+        "('p1', 'purchase', 0.4, 2, null, 'v1', null, null, null, null)) "
+        "t(person_id, model_name, score, decile, tier, model_version, reason_1, reason_2, "
+        "reason_3, reasons_text)",
     )
     with pytest.raises(
         SnapshotError,

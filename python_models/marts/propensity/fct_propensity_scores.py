@@ -43,7 +43,7 @@ import numpy as np
 import pandas as pd
 
 from mailroom.pymodels.bridge import for_warehouse, to_pandas
-from mailroom.pymodels.btyd import with_btyd_feature
+from mailroom.pymodels.btyd import BTYD_FEATURE, BTYD_FEATURE_LABEL, with_btyd_feature
 from mailroom.pymodels.propensity import (
     contributions,
     eligible_champions,
@@ -67,6 +67,7 @@ OUTPUT_COLUMNS = [
     "reason_2",
     "reason_3",
     "reasons",
+    "reasons_text",
     "as_of_date",
     "scored_at",
 ]
@@ -129,8 +130,12 @@ def score_model(
     tier_settings: dict,
     exact_reasons_max_rows: int | None = None,
     base: pd.DataFrame | None = None,
+    labels: dict[str, str] | None = None,
 ) -> pd.DataFrame:
     """Scores, deciles, tiers and reasons of one model's population.
+
+    `labels`: each feature in words (the feature catalog's feature_label), for
+    the reasons a person reads (`reasons_text`, the JSON's "label").
 
     Reasons are exact tree SHAP values up to `exact_reasons_max_rows` people
     (None: always), Saabas values above (the cost that grows fastest at scale).
@@ -177,7 +182,14 @@ def score_model(
     )
     for i in range(REASONS):
         out[f"reason_{i + 1}"] = [r[i]["feature"] if len(r) > i else None for r in reasons]
+    words = {BTYD_FEATURE: BTYD_FEATURE_LABEL, **(labels or {})}
+    for row in reasons:
+        for reason in row:
+            reason["label"] = words.get(reason["feature"], reason["feature"].replace("_", " "))
     out["reasons"] = [json.dumps(r) for r in reasons]
+    out["reasons_text"] = [
+        "; ".join(f"{r['label']}: {r['value']}" for r in row) or None for row in reasons
+    ]
     return out
 
 
@@ -201,6 +213,7 @@ def score_all(
     tier_settings: dict,
     scored_at: dt.datetime,
     exact_reasons_max_rows: int | None = None,
+    labels: dict[str, str] | None = None,
 ) -> pd.DataFrame:
     """Scores of every (person, model) in `population` by the model's champion."""
     parts = []
@@ -208,7 +221,9 @@ def score_all(
     for _, champion in eligible_champions(versions, scoring_date).iterrows():
         members = population.loc[population["model_name"] == champion["model_name"], ["person_id"]]
         people = features.merge(members, on="person_id", how="inner")
-        parts.append(score_model(champion, people, tier_settings, exact_reasons_max_rows, features))
+        parts.append(
+            score_model(champion, people, tier_settings, exact_reasons_max_rows, features, labels)
+        )
     out = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=OUTPUT_COLUMNS)
     out["scored_at"] = scored_at
     return typed(out)
@@ -222,6 +237,8 @@ def model(dbt, session):
         dbt.ref("int_propensity__scoring_population"), ["model_name", "person_id"]
     )
     features = to_pandas(dbt.ref("int_customers__features"))
+    catalog = to_pandas(dbt.ref("int_customers__feature_catalog"))
+    labels = dict(zip(catalog["feature_name"], catalog["feature_label"], strict=True))
     scored_at = dt.datetime.now(dt.UTC).replace(tzinfo=None, microsecond=0)
     scores = score_all(
         versions,
@@ -230,5 +247,6 @@ def model(dbt, session):
         dict(tier_settings or {}),
         scored_at,
         None if exact_reasons_max_rows is None else int(exact_reasons_max_rows),
+        labels,
     )
     return for_warehouse(scores, session)
