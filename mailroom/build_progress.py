@@ -12,14 +12,13 @@ models and the wall time during which they ran. A build fits one screen;
 
 from __future__ import annotations
 
-import datetime as dt
 import threading
 import time
 
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from mailroom.stages import STAGES, path_stage, union_seconds
+from mailroom.stages import STAGES, path_stage, span, union_seconds
 
 # Nodes whose stage their path tells: models, seeds and snapshots. Tests and
 # unit tests run right after what they test and count only in the totals.
@@ -81,9 +80,9 @@ class BuildProgress:
             stage = stage or "other"
             self.stage = stage
             self.models[stage] = self.models.get(stage, 0) + 1
-            span = _span(started_at, finished_at)
-            if span:
-                self.spans.setdefault(stage, []).append(span)
+            interval = span(started_at, finished_at)
+            if interval:
+                self.spans.setdefault(stage, []).append(interval)
         self._show()
 
     def _show(self) -> None:
@@ -142,14 +141,3 @@ class BuildProgress:
                         highlight=False,
                         markup=False,
                     )
-
-
-def _span(started_at: str, finished_at: str) -> tuple[float, float] | None:
-    """(start, end) in seconds from dbt's ISO timestamps; None when either is missing."""
-    try:
-        return (
-            dt.datetime.fromisoformat(started_at).timestamp(),
-            dt.datetime.fromisoformat(finished_at).timestamp(),
-        )
-    except (TypeError, ValueError):
-        return None

@@ -58,6 +58,18 @@ def union_seconds(intervals: list[tuple[float, float]]) -> float:
     return total
 
 
+def span(started_at: str | None, finished_at: str | None) -> tuple[float, float] | None:
+    """(start, end) in epoch seconds from dbt's ISO timestamps (run results and
+    live events); None when either is missing or unreadable."""
+    try:
+        return (
+            dt.datetime.fromisoformat(started_at.rstrip("Z")).timestamp(),
+            dt.datetime.fromisoformat(finished_at.rstrip("Z")).timestamp(),
+        )
+    except (AttributeError, TypeError, ValueError):
+        return None
+
+
 def stage_times(run_results: dict, manifest: dict) -> dict[str, dict[str, float]]:
     """Per stage: wall seconds (union of node intervals), node seconds (summed) and nodes."""
     nodes = {**manifest["nodes"], **manifest.get("unit_tests", {})}
@@ -70,9 +82,8 @@ def stage_times(run_results: dict, manifest: dict) -> dict[str, dict[str, float]
             continue
         stage = node_stage(node, nodes)
         times = [
-            (dt.datetime.fromisoformat(t["started_at"].rstrip("Z")).timestamp(),
-             dt.datetime.fromisoformat(t["completed_at"].rstrip("Z")).timestamp())
-            for t in result.get("timing", []) if t.get("started_at") and t.get("completed_at")
+            t for t in (span(x.get("started_at"), x.get("completed_at"))
+                        for x in result.get("timing", [])) if t
         ]  # fmt: skip
         if times:
             spans.setdefault(stage, []).append((min(t[0] for t in times), max(t[1] for t in times)))

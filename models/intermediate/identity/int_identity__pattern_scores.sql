@@ -1,6 +1,7 @@
 {#- One row per comparison pattern of the candidate pairs with its match
-    weight (the prior log-odds plus the weights of its levels, in bits) and
-    match probability. -#}
+    weight (the prior log-odds plus the weights of its levels, in bits);
+    int_identity__pair_scores adds the term-frequency adjustment and the
+    probability. -#}
 with
 
 candidate_patterns as (
@@ -60,6 +61,5 @@ final as (
 
 select
     pattern_key,
-    match_weight,
-    1 / (1 + power(2, -match_weight)) as match_probability
+    match_weight
 from final
