@@ -5,12 +5,13 @@ and translates Snowflake SQL onto an in-memory DuckDB. The raw tables of a
 local warehouse are copied in first, so the models run on real rows.
 
 dbt Python models run on Snowflake as Snowpark stored procedures, which
-fakesnow cannot host. The build therefore runs in two passes: everything not
-downstream of a Python model; then each Python model's own `model(dbt,
-session)` function, called here with its refs read from the fake account
-(as pandas, the way `.to_pandas()` reads them on Snowflake) and its result
-written back as the model's table; then everything downstream. So the SQL on
-both sides of a Python model is built and tested on the snowflake target.
+fakesnow cannot host. One `dbt build` runs everything anyway: the Python code
+dbt-snowflake generates for the procedure (the model, dbt's `dbtObj`,
+`materialize`, `main`) runs in-process instead, with a session whose refs
+read the fake account (as pandas, the way `.to_pandas()` reads them on
+Snowflake) and whose `save_as_table` writes the model's table back. So the
+SQL on both sides of a Python model is built and tested on the snowflake
+target, in dbt's own order.
 
 fakesnow is an emulator with gaps; three of them would fail a plain dbt
 build, and are bridged here (each is a no-op on real Snowflake semantics):
@@ -153,6 +154,8 @@ def build_on_fake_snowflake(
     from dbt.cli.main import dbtRunner
 
     _patch_fakesnow()
+    emulated = _patch_dbt_snowflake()
+    emulated.clear()
     for var in ("SNOWFLAKE_ACCOUNT", "SNOWFLAKE_USER"):
         os.environ.setdefault(var, "fake")
     os.environ["SNOWFLAKE_DATABASE"] = FAKE_DATABASE
@@ -160,7 +163,6 @@ def build_on_fake_snowflake(
     os.environ["DBT_SEND_ANONYMOUS_USAGE_STATS"] = "false"
     work_dir.mkdir(parents=True, exist_ok=True)
     args = [
-        "build",
         "--target", "snowflake",
         "--project-dir", str(PROJECT_DIR),
         "--profiles-dir", str(PROJECT_DIR),
@@ -177,28 +179,11 @@ def build_on_fake_snowflake(
         )
         _copy_raw(conn, warehouse)
         runner = dbtRunner()
-        # Python models live under python_models/ (SPEC layout).
-        _collect(out, runner.invoke([*args, "--exclude", "path:python_models+", *BUILTIN_TESTS]))
-        manifest = json.loads((work_dir / "target" / "manifest.json").read_text())
-        python_models = _python_models(manifest)
-        # One wave per Python model, in dependency order: run it in-process,
-        # then build what follows it, except what still waits on a later one.
-        for i, node in enumerate(python_models):
-            try:
-                _run_python_model(conn, manifest, node)
-                out.statuses[node["unique_id"]] = "success (emulated)"
-            except Exception as exc:  # a failing model is a result, not a crash
-                out.statuses[node["unique_id"]] = f"error: {exc}"
-                out.success = False
-                break
-            waiting = [f"{later['name']}+" for later in python_models[i + 1 :]]
-            wave = ["--select", f"{node['name']}+", "--exclude", node["name"], *waiting]
-            wave += BUILTIN_TESTS
-            _collect(out, runner.invoke(args + wave))
+        _collect(out, runner.invoke(["build", *args, "--exclude", *BUILTIN_TESTS]), emulated)
         # A second run of the incremental models takes their incremental path
         # (key batches, delete+insert) in Snowflake SQL too.
         if out.success:
-            second = runner.invoke(["run", *args[1:], "--select", *INCREMENTAL_MODELS])
+            second = runner.invoke(["run", *args, "--select", *INCREMENTAL_MODELS])
             out.success = out.success and bool(second.success)
             for r in getattr(second.result, "results", None) or []:
                 out.statuses[f"{r.node.unique_id} (incremental run)"] = str(r.status)
@@ -206,38 +191,67 @@ def build_on_fake_snowflake(
     return out
 
 
-def _collect(out: PortabilityResult, res) -> None:
+def _collect(out: PortabilityResult, res, emulated: set[str]) -> None:
     out.success = out.success and bool(res.success)
     if res.exception is not None:
         out.error = str(res.exception)
     for r in getattr(res.result, "results", None) or []:
-        out.statuses[r.node.unique_id] = str(r.status)
+        status = str(r.status)
+        if r.node.unique_id in emulated and status == "success":
+            status = "success (emulated)"
+        out.statuses[r.node.unique_id] = status
         code = getattr(r.node, "compiled_code", None)
-        if r.node.resource_type == "model" and code:
+        if r.node.resource_type == "model" and getattr(r.node, "language", "sql") == "sql" and code:
             errors = parse_snowflake(code)
             if errors:
                 out.parse_errors[r.node.unique_id] = errors
 
 
-def _python_models(manifest: dict) -> list[dict]:
-    """The project's Python models in dependency order (through SQL models too)."""
-    nodes = manifest["nodes"]
-    ordered: list[dict] = []
-    seen: set[str] = set()
+_EMULATED: set[str] = set()
 
-    def visit(uid: str) -> None:
-        if uid in seen or uid not in nodes:
-            return
-        seen.add(uid)
-        for parent in nodes[uid].get("depends_on", {}).get("nodes", []):
-            visit(parent)
-        node = nodes[uid]
-        if node["resource_type"] == "model" and node.get("language") == "python":
-            ordered.append(node)
 
-    for uid in sorted(nodes):
-        visit(uid)
-    return ordered
+def _patch_dbt_snowflake() -> set[str]:
+    """Run Python models in-process and read fetched results without a second query.
+
+    `submit_python_job` would send the model as a Snowpark stored procedure;
+    here the very code dbt-snowflake generated for it (the model, dbt's
+    `dbtObj`, `materialize` and `main`) runs with a session backed by the fake
+    account. Fetched results take their column names from the result itself:
+    the connector's `cursor.description` makes fakesnow parse, translate and
+    describe the statement a second time. Returns the set that collects the
+    ids of the models run this way.
+    """
+    from dbt.adapters.snowflake.connections import SnowflakeConnectionManager
+    from dbt.adapters.snowflake.impl import SnowflakeAdapter
+
+    if getattr(SnowflakeAdapter, "_mailroom_patched", False):
+        return _EMULATED
+    get_result = SnowflakeConnectionManager.get_result_from_cursor
+
+    def submit_python_job(self, parsed_model: dict, compiled_code: str):
+        from dbt.adapters.contracts.connection import AdapterResponse
+
+        conn = self.connections.get_thread_connection().handle
+        namespace: dict = {"__name__": parsed_model["name"]}
+        exec(compile(compiled_code, parsed_model["original_file_path"], "exec"), namespace)
+        namespace["main"](_FakeSession(conn, parsed_model))
+        _EMULATED.add(parsed_model["unique_id"])
+        return AdapterResponse(_message="SUCCESS 1", code="SUCCESS", rows_affected=1)
+
+    def get_result_from_cursor(cls, cursor, limit):
+        from dbt_common.clients.agate_helper import table_from_data_flat
+
+        arrow = getattr(cursor, "_arrow_table", None)
+        if arrow is None:
+            return get_result.__func__(cls, cursor, limit)
+        names = list(arrow.column_names)
+        rows = cursor.fetchmany(limit) if limit else cursor.fetchall()
+        return table_from_data_flat(cls.process_results(names, rows), names)
+
+    SnowflakeAdapter.submit_python_job = submit_python_job
+    SnowflakeConnectionManager.get_result_from_cursor = classmethod(get_result_from_cursor)
+    SnowflakeAdapter._mailroom_patched = True
+    return _EMULATED
 
 
 class _FakeRelation:
@@ -263,68 +277,43 @@ class _FakeRelation:
         return self.conn.cursor().execute(sql).fetch_pandas_all()
 
 
-class _FakeThis:
-    """`dbt.this`: the model's own relation."""
+class _FakeSession:
+    """The Snowpark session dbt-snowflake's generated `main` receives: reads
+    refs from the fake account and writes the model's frame back as its table.
+    No `create_dataframe`, so the models take their non-Snowpark path."""
 
-    def __init__(self, node: dict) -> None:
-        self.database, self.schema, self.identifier = (
-            node["database"],
-            node["schema"],
-            node["alias"],
-        )
+    def __init__(self, conn, node: dict) -> None:
+        self.conn, self.node = conn, node
+        self.frame = None
 
-    def __str__(self) -> str:
-        return f"{self.database}.{self.schema}.{self.identifier}"
+    def table(self, name: str) -> _FakeRelation:
+        return _FakeRelation(self.conn, name)
 
+    def use_database(self, name: str) -> None:
+        pass
 
-class _FakeDbt:
-    """The `dbt` object a Python model receives, backed by the fake account."""
+    def use_schema(self, name: str) -> None:
+        pass
 
-    def __init__(self, conn, manifest: dict, node: dict) -> None:
-        self._conn, self._manifest, self._node = conn, manifest, node
-        config = dict(node.get("config", {}))
-        self.config = _FakeConfig(config)
-        # Each emulated run is a first run: incremental models build from scratch.
-        self.this = _FakeThis(node)
-        self.is_incremental = False
+    def createDataFrame(self, frame) -> _FakeSession:  # Snowpark's name
+        self.frame = frame
+        return self
 
-    def ref(self, name: str, *args, **kwargs) -> _FakeRelation:
-        for n in self._manifest["nodes"].values():
-            if n.get("name") == name and n["resource_type"] in ("model", "seed", "snapshot"):
-                return _FakeRelation(self._conn, n["relation_name"])
-        raise KeyError(f"ref {name!r} not found")
+    @property
+    def write(self) -> _FakeSession:
+        return self
 
-    def source(self, source_name: str, table_name: str) -> _FakeRelation:
-        for n in self._manifest["sources"].values():
-            if n["source_name"] == source_name and n["name"] == table_name:
-                return _FakeRelation(self._conn, n["relation_name"])
-        raise KeyError(f"source {source_name}.{table_name} not found")
+    def mode(self, mode: str) -> _FakeSession:
+        assert mode == "overwrite", mode
+        return self
+
+    def save_as_table(self, name: str, table_type: str = "") -> None:
+        _write_table(self.conn, self.frame, self.node)
 
 
-class _FakeConfig:
-    def __init__(self, values: dict) -> None:
-        self._values = values
-
-    def __call__(self, **kwargs) -> None:
-        self._values.update(kwargs)
-
-    def get(self, key: str, default=None):
-        return self._values.get(key, default)
-
-    def meta_get(self, key: str, default=None):
-        return (self._values.get("meta") or {}).get(key, default)
-
-
-def _run_python_model(conn, manifest: dict, node: dict) -> None:
-    import importlib.util
-
+def _write_table(conn, frame, node: dict) -> None:
     from snowflake.connector.pandas_tools import write_pandas
 
-    path = PROJECT_DIR / node["original_file_path"]
-    spec = importlib.util.spec_from_file_location(node["name"], path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    frame = module.model(_FakeDbt(conn, manifest, node), session=None)
     frame = frame.copy()
     frame.columns = [str(c).upper() for c in frame.columns]
     table = f"{node['database']}.{node['schema']}.{node['alias'].upper()}"

@@ -73,27 +73,3 @@ def test_snowflake_parse_check_catches_bad_sql() -> None:
         == []
     )
     assert parse_snowflake("select a from t where") != []
-
-
-def test_python_models_run_in_dependency_order_through_sql_models() -> None:
-    from mailroom.portability import _python_models
-
-    def node(uid: str, language: str, parents: list[str]) -> dict:
-        return {
-            "unique_id": uid,
-            "resource_type": "model",
-            "language": language,
-            "depends_on": {"nodes": parents},
-        }
-
-    manifest = {
-        "nodes": {
-            "model.p.a_clusters": node("model.p.a_clusters", "python", ["model.p.m_features"]),
-            "model.p.m_features": node("model.p.m_features", "sql", ["model.p.z_weights"]),
-            "model.p.z_weights": node("model.p.z_weights", "python", []),
-        }
-    }
-    assert [n["unique_id"] for n in _python_models(manifest)] == [
-        "model.p.z_weights",
-        "model.p.a_clusters",
-    ]
