@@ -50,6 +50,8 @@ artifact that uses it.
 
 from __future__ import annotations
 
+import hashlib
+import threading
 import warnings
 from typing import NamedTuple
 
@@ -235,7 +237,6 @@ def fit_purchases(
     of 40.5 s nearly exact, the predicted next-year total orders -0.002%
     (`python bench/value_fit.py`).
     """
-    names = parameter_names(model)
     step = resolution_days
     frame = pd.DataFrame(
         {
@@ -247,6 +248,31 @@ def fit_purchases(
     )
     pooled = frame.groupby(["x", "t_x", "T"], sort=True, as_index=False)["w"].sum()
     xs, txs, Ts, w = (pooled[c].to_numpy() for c in ("x", "t_x", "T", "w"))
+    key = hashlib.blake2b(model.encode(), digest_size=16)
+    for array in (xs, txs, Ts, w):
+        key.update(np.ascontiguousarray(array, dtype="float64").tobytes())
+    with _FITS_LOCK:
+        cached = _FITS.get(key.digest())
+    if cached is None:
+        cached = _fit_pooled(model, xs, txs, Ts, w)
+        with _FITS_LOCK:
+            _FITS[key.digest()] = cached
+            while len(_FITS) > _FITS_KEPT:
+                _FITS.pop(next(iter(_FITS)))
+    return cached._replace(params=dict(cached.params))
+
+
+# The same population is fitted by several models of one build (value,
+# scoring, monitoring): a fit is a pure function of the pooled histories, so
+# one process fits each population once (dbt-duckdb runs Python models in
+# threads of one process).
+_FITS: dict[bytes, Fit] = {}
+_FITS_KEPT = 32
+_FITS_LOCK = threading.Lock()
+
+
+def _fit_pooled(model: str, xs, txs, Ts, w) -> Fit:
+    names = parameter_names(model)
     total = w.sum()
 
     def neg_ll(log_params):

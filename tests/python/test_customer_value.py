@@ -107,6 +107,26 @@ def test_fit_recovers_parameters_and_predicts_next_year(model, truth) -> None:
     assert ((alive >= 0) & (alive <= 1)).all()
 
 
+def test_a_population_is_fitted_once_per_process(monkeypatch) -> None:
+    x, t_x, T, _ = simulate_pareto(500, 0.8, 90.0, 1.5, 500.0)
+    evaluations = []
+    likelihood = btyd.log_likelihood
+    monkeypatch.setattr(btyd, "log_likelihood", lambda *a: evaluations.append(1) or likelihood(*a))
+    first = btyd.fit_purchases("pareto_nbd", x, t_x, T)
+    assert evaluations
+    evaluations.clear()
+    # the same histories in another order: the same pooled population, no new fit
+    order = np.random.default_rng(3).permutation(len(x))
+    again = btyd.fit_purchases("pareto_nbd", x[order], t_x[order], T[order])
+    assert not evaluations and again == first
+    again.params["r"] = -1.0  # a caller's change never reaches the kept fit
+    assert btyd.fit_purchases("pareto_nbd", x, t_x, T) == first
+    # another population or model is fitted
+    btyd.fit_purchases("pareto_nbd", x[:-1], t_x[:-1], T[:-1])
+    btyd.fit_purchases("bg_nbd", x, t_x, T)
+    assert evaluations
+
+
 def test_bg_nbd_nobody_without_repeat_orders_is_dead() -> None:
     # the BG/NBD's known blind spot, and why the Pareto/NBD is the default
     params = (0.5, 60.0, 1.2, 5.0)
