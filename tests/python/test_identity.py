@@ -459,7 +459,24 @@ def test_blocking_rules_are_reported_and_reach_the_true_pairs(identity_world) ->
         )
     }
     rules = [item for section, item in report if section == "blocking_pairs"]
-    assert len(rules) == 10 and "3: first_name_key, birth_date" in rules, rules
+    assert len(rules) == 11 and "3: first_name_key, birth_date" in rules, rules
+    assert rules[-1] == "11: name_pair_key", rules
+    # a rule with its own limit (both names: 10 records) compares every pair of
+    # the blocks up to it and skips, and reports, every block over it
+    [(over, skipped, within, compared)] = w.query("""
+        with blocks as (
+            select name_pair_key, count(*) as records
+            from intermediate.int_identity__comparable_records
+            where name_pair_key is not null
+            group by 1
+        )
+        select
+            (select count(*) from blocks where records > 10),
+            (select count(*) from intermediate.int_identity__skipped_blocks where blocking_rule = 11),
+            (select sum(records * (records - 1) / 2) from blocks where records <= 10),
+            (select count(*) from intermediate.int_identity__candidate_pairs where is_in_block_11)
+    """)
+    assert over == skipped and within == compared > 0, (over, skipped, within, compared)
     pairs = report[("probabilistic", "candidate_pairs")]
     assert max(report[("blocking_pairs", r)] for r in rules) <= pairs
     assert sum(report[("blocking_only", r)] for r in rules) <= pairs

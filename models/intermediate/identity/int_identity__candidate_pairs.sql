@@ -1,11 +1,10 @@
 {#- One row per pair of records that share a blocking key
     (var identity_blocking_rules), with the blocks it is in and its
     comparison levels. Blocks larger
-    than var identity_max_block_size are skipped (see
+    than their rule's max_block_size (macro identity_blocking_rules) are skipped (see
     int_identity__skipped_blocks): their pairs grow as n^2 and a key shared
     by that many records says little. -#}
-{%- set rules = var('identity_blocking_rules') -%}
-{%- set max_block = var('identity_max_block_size') -%}
+{%- set rules = mailroom.identity_blocking_rules() -%}
 with
 
 comparable_records as (
@@ -16,16 +15,16 @@ comparable_records as (
     block_members_{{ loop.index }} as (
         select
             node_id,
-            {{ rule | join(" || '|' || ") }} as block_key
+            {{ rule.columns | join(" || '|' || ") }} as block_key
         from comparable_records
-        where {% for column in rule %}{{ column }} is not null{% if not loop.last %} and {% endif %}{% endfor %}
+        where {% for column in rule.columns %}{{ column }} is not null{% if not loop.last %} and {% endif %}{% endfor %}
     ),
 
     blocks_{{ loop.index }} as (
         select block_key
         from block_members_{{ loop.index }}
         group by 1
-        having count(*) between 2 and {{ max_block }}
+        having count(*) between 2 and {{ rule.max_block_size }}
     ),
 
     pairs_{{ loop.index }} as (

@@ -2,11 +2,12 @@
     what the EM step learns m probabilities from, one session per blocking
     rule. The comparisons a rule blocks on agree in all its pairs by
     construction, so that session must not learn them (held_out_comparisons). -#}
-{%- set rules = var('identity_blocking_rules') -%}
-{%- set comparison_of = {
-    'first_name_key': 'first_name', 'last_name_key': 'last_name', 'birth_date': 'birth_date',
-    'street_name_key': 'address', 'street_number': 'address', 'postcode_key': 'address',
-    'city_key': 'address', 'email_local_key': 'email_local', 'phone_suffix': 'phone',
+{%- set rules = mailroom.identity_blocking_rules() -%}
+{%- set comparisons_of = {
+    'first_name_key': ['first_name'], 'last_name_key': ['last_name'],
+    'name_pair_key': ['first_name', 'last_name'], 'birth_date': ['birth_date'],
+    'street_name_key': ['address'], 'street_number': ['address'], 'postcode_key': ['address'],
+    'city_key': ['address'], 'email_local_key': ['email_local'], 'phone_suffix': ['phone'],
 } -%}
 with
 
@@ -17,7 +18,7 @@ candidate_pairs as (
 final as (
     {%- for rule in rules %}
         {%- set held_out = [] %}
-        {%- for column in rule if column in comparison_of %}{% if comparison_of[column] not in held_out %}{% do held_out.append(comparison_of[column]) %}{% endif %}{% endfor %}
+        {%- for column in rule.columns if column in comparisons_of %}{% for comparison in comparisons_of[column] if comparison not in held_out %}{% do held_out.append(comparison) %}{% endfor %}{% endfor %}
         select
             {{ loop.index }} as blocking_rule,
             '{{ held_out | join(",") }}' as held_out_comparisons,

@@ -158,9 +158,9 @@ figures as (
         'Iterations EM took to estimate the m probabilities.' as description
     from match_parameters
 
-    {%- for rule in var('identity_blocking_rules') %}
+    {%- for rule in mailroom.identity_blocking_rules() %}
         {%- set rule_number = loop.index %}
-        {%- set item = rule_number ~ ': ' ~ (rule | join(', ')) %}
+        {%- set item = rule_number ~ ': ' ~ (rule.columns | join(', ')) %}
 
         union all
 
@@ -180,7 +180,7 @@ figures as (
             count(*) as value,
             'Candidate pairs this rule alone found.' as description
         from candidate_links
-        where is_in_block_{{ rule_number }}{% for other in var('identity_blocking_rules') %}{% if loop.index != rule_number %} and not is_in_block_{{ loop.index }}{% endif %}{% endfor %}
+        where is_in_block_{{ rule_number }}{% for other in mailroom.identity_blocking_rules() %}{% if loop.index != rule_number %} and not is_in_block_{{ loop.index }}{% endif %}{% endfor %}
 
         union all
 
@@ -198,7 +198,7 @@ figures as (
             'blocking_skipped' as section,
             '{{ item }}' as item,
             count(*) as value,
-            'Blocks of this rule over var identity_max_block_size, not compared.' as description
+            'Blocks of this rule over its max_block_size, not compared.' as description
         from skipped_blocks
         where blocking_rule = {{ loop.index }}
     {%- endfor %}

@@ -4,7 +4,7 @@ One row per person at the scoring as-of date (int_customers__features) with
 the cluster they belong to, its readable label and profile, and the
 diagnostics of the run (chosen k, silhouette of every k tried).
 
-Steps, every setting from the model's config meta (_clusters__models.yml):
+Steps, every setting from the model's config meta (_clusters__python_models.yml):
 
 1. Features: `cluster_features` lists columns of int_customers__features,
    optionally as `log1p(column)` for heavy-tailed counts and amounts. Nulls

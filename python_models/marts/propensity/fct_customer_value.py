@@ -73,7 +73,7 @@ Rules:
    against 0.59, 0.34, 0.17 observed for people dated within 30, 31-90 and
    over 90 days), and 59% of those dated within 30 days ordered by then.
 
-Every setting comes from the model's config meta (_customer_value__models.yml).
+Every setting comes from the model's config meta (_customer_value__python_models.yml).
 The fit starts from fixed values and is deterministic (rows sorted by
 person_id); everything but valued_at is reproducible.
 """
