@@ -50,6 +50,7 @@ class Project:
 
     def __init__(self, manifest: dict) -> None:
         self.nodes = manifest["nodes"]
+        self.sources = manifest.get("sources", {})
         self.models = {
             uid: node
             for uid, node in self.nodes.items()
@@ -277,6 +278,22 @@ def test_the_tree_follows_the_structure_rules(project: Project) -> None:
     unexcused, stale = unexcused_and_stale(found, load_exceptions())
     assert not unexcused, "\n".join(["not in tests/structure_exceptions.yml:", *unexcused])
     assert not stale, "\n".join(["exceptions that match nothing:", *stale])
+
+
+def test_the_reconciliation_counts_every_raw_table(project: Project) -> None:
+    """macro raw_tables, the one list both reconciliation models read, is the contract's tables."""
+    contract = {
+        f"{node['source_name']}.{node['name']}"
+        for node in project.sources.values()
+        if node["package_name"] == "mailroom"
+    }
+    counted = project.parents("model.mailroom.stg_raw__row_counts")
+    assert {p.split(".", 2)[2] for p in counted if p.startswith("source.")} == contract
+    reconciled = project.parents("model.mailroom.rpt_source_reconciliation")
+    assert len([p for p in reconciled if ".base_" in p]) == len(contract)
+    assert len([p for p in reconciled if p.endswith("__quarantined_rows")]) == len(
+        {name.split(".")[0] for name in contract}
+    )
 
 
 def test_each_yaml_file_is_named_once() -> None:

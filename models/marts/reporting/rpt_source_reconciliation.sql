@@ -2,20 +2,9 @@
     Raw rows are counted from the sources themselves (stg_raw__row_counts), the
     others from the staging, quarantine and base models, so a row lost or
     multiplied anywhere in staging breaks the balance (and the build, see the test). -#}
-{%- set tables = [
-    ['crm', 'crm_contacts', 'crm__contacts'],
-    ['shop', 'shop_customers', 'shop__customers'],
-    ['shop', 'shop_orders', 'shop__orders'],
-    ['shop', 'shop_order_items', 'shop__order_items'],
-    ['shop', 'shop_products', 'shop__products'],
-    ['web', 'web_events', 'web__events'],
-    ['esp', 'esp_subscribers', 'esp__subscribers'],
-    ['esp', 'esp_campaigns', 'esp__campaigns'],
-    ['esp', 'esp_email_events', 'esp__email_events'],
-    ['privacy', 'privacy_consent_events', 'privacy__consent_events'],
-    ['privacy', 'privacy_erasure_requests', 'privacy__erasure_requests'],
-] -%}
-{%- set quarantines = ['crm', 'shop', 'web', 'esp', 'privacy'] -%}
+{%- set tables = mailroom.raw_tables() -%}
+{%- set quarantines = [] -%}
+{%- for source_name, _, _ in tables if source_name not in quarantines %}{% do quarantines.append(source_name) %}{% endfor -%}
 
 with
 
