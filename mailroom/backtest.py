@@ -436,15 +436,6 @@ def joined_outcomes(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
 # --------------------------------------------------------------------------- the job
 
 
-def project_var(name: str):
-    """A var's default in dbt_project.yml."""
-    import yaml
-
-    from mailroom import PROJECT_DIR
-
-    return yaml.safe_load((PROJECT_DIR / "dbt_project.yml").read_text())["vars"][name]
-
-
 def recency_score(days_since_last_order: pd.Series) -> np.ndarray:
     """Fewer days since the last order scores higher; never-buyers (null) lowest."""
     days = pd.to_numeric(days_since_last_order, errors="coerce").to_numpy(dtype="float64")
@@ -520,7 +511,7 @@ def run_backtest(
     settings = runner.build_vars("dev")
     if horizon_days is None:
         horizon_days = int(
-            settings.get("purchase_horizon_days") or project_var("purchase_horizon_days")
+            settings.get("purchase_horizon_days") or runner.project_var("purchase_horizon_days")
         )
     history_until = settings.get("history_loaded_until") or None
     if horizon_days < 1:

@@ -206,8 +206,29 @@ def sync(
     verbose: bool = False,
 ):
     """Sync the sync marts to `destination` (klaviyo, mailchimp, file); returns the SyncReport."""
-    from mailroom.sync import ConfigError, load_config, run_sync
+    from mailroom.sync import run_sync
     from mailroom.sync.report import print_report
+
+    cfg = _sync_config(
+        destination, max_delete_share, file_format, output_dir, config, warehouse, verbose
+    )
+    report = run_sync(cfg, dry_run=dry_run)
+    print_report(report)
+    if report.exit_code:
+        raise JobError(f"sync to {destination} did not finish cleanly", report.exit_code)
+    return report
+
+
+def _sync_config(
+    destination: str,
+    max_delete_share: float | None,
+    file_format: str | None,
+    output_dir: Path | None,
+    config: Path | None,
+    warehouse: Path | None,
+    verbose: bool,
+):
+    from mailroom.sync import ConfigError, load_config
 
     logging.basicConfig(
         level=logging.INFO if verbose else logging.WARNING,
@@ -217,7 +238,7 @@ def sync(
     for noisy in ("httpx", "httpcore"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
     try:
-        cfg = load_config(
+        return load_config(
             config,
             destination=destination,
             max_delete_share=max_delete_share,
@@ -226,11 +247,95 @@ def sync(
         )
     except ConfigError as exc:
         raise JobError(f"configuration error: {exc}", exit_code=2) from None
-    report = run_sync(cfg, dry_run=dry_run)
-    print_report(report)
-    if report.exit_code:
-        raise JobError(f"sync to {destination} did not finish cleanly", report.exit_code)
-    return report
+
+
+def print_trigger_batch(report) -> None:
+    """One batch in a few lines: window, signals, persons, audiences, what was sent."""
+    echo(
+        f"trigger batch {report.batch_id}: {report.status}"
+        + (f" ({report.message})" if report.message else "")
+    )
+    if report.loaded_until is not None:
+        echo(
+            f"  rows loaded after {report.loaded_after:%Y-%m-%d %H:%M:%S} until "
+            f"{report.loaded_until:%Y-%m-%d %H:%M:%S}; now {report.batch_now:%Y-%m-%d %H:%M:%S}"
+        )
+    echo(
+        f"  {report.signals:,} signals, {report.touched_persons:,} persons touched, "
+        f"{report.synced_persons:,} synced"
+    )
+    if report.audiences:
+        echo(
+            "  sendable trigger audiences: "
+            + ", ".join(f"{k} {v:,}" for k, v in report.audiences.items())
+        )
+    if report.sync is not None:
+        totals = report.sync.totals()
+        echo(
+            f"  sync {report.sync.status}: created {totals.get('created', 0):,}, updated "
+            f"{totals.get('updated', 0):,}, removed {totals.get('removed', 0):,}, erased "
+            f"{totals.get('deleted', 0):,}, unchanged {totals.get('unchanged', 0):,}"
+        )
+    echo(
+        f"  {report.seconds:.1f} s (build {report.build_seconds:.1f} s, sync "
+        f"{report.sync_seconds:.1f} s)"
+    )
+
+
+def trigger(
+    destination: str,
+    every: str | None = None,
+    now: dt.datetime | None = None,
+    dry_run: bool = False,
+    max_delete_share: float | None = None,
+    file_format: str | None = None,
+    output_dir: Path | None = None,
+    config: Path | None = None,
+    warehouse: Path | None = None,
+    target: str = "dev",
+    verbose: bool = False,
+    max_batches: int | None = None,
+):
+    """One trigger batch (or one every `every`, until interrupted); returns the last BatchReport."""
+    from mailroom import trigger as lane
+
+    cfg = _sync_config(
+        destination, max_delete_share, file_format, output_dir, config, warehouse, verbose
+    )
+
+    def batch():
+        return lane.run_batch(cfg, now=now, target=target, dry_run=dry_run)
+
+    if every is None:
+        try:
+            report = batch()
+        except lane.TriggerBusy as exc:
+            raise JobError(str(exc), exit_code=4) from None
+        except lane.TriggerError as exc:
+            raise JobError(str(exc)) from None
+        print_trigger_batch(report)
+        if report.status != "succeeded":
+            raise JobError(f"trigger batch {report.status}", 1)
+        return report
+    try:
+        interval = lane.parse_interval(every)
+    except ValueError as exc:
+        raise JobError(str(exc), exit_code=2) from None
+    last = []
+
+    def on_report(report, exc) -> None:
+        if report is not None:
+            print_trigger_batch(report)
+            last.append(report)
+        else:
+            echo(f"trigger batch failed: {exc}; the next one runs in {interval:.0f} s")
+
+    echo(f"a trigger batch every {interval:.0f} s (Ctrl-C stops)")
+    try:
+        lane.run_every(interval, batch, on_report=on_report, max_batches=max_batches)
+    except KeyboardInterrupt:
+        echo("stopped")
+    return last[-1] if last else None
 
 
 def snapshot(

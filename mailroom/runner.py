@@ -79,6 +79,13 @@ def build_vars(target: str = "dev", extra_vars: dict | None = None) -> dict:
     return {**world_vars(target), **settings_vars(), **(extra_vars or {})}
 
 
+def project_var(name: str):
+    """A var's default in dbt_project.yml."""
+    import yaml
+
+    return yaml.safe_load((PROJECT_DIR / "dbt_project.yml").read_text())["vars"][name]
+
+
 def invoke_dbt(
     args: list[str],
     target: str = "dev",
@@ -201,6 +208,7 @@ def dbt_build(
     train: bool = True,
     exclude: str | None = None,
     progress=None,
+    selector: str | None = None,
 ) -> BuildResult:
     """`dbt build`; `train=False` is a routine run (everything but tag:training).
 
@@ -210,6 +218,8 @@ def dbt_build(
     args = ["build"]
     if select:
         args += ["--select", select]
+    if selector:
+        args += ["--selector", selector]
     excluded = " ".join(x for x in (exclude, None if train else f"tag:{TRAINING_TAG}") if x)
     if excluded:
         args += ["--exclude", excluded]

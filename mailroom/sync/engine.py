@@ -21,7 +21,13 @@
    rows (retries exhausted) keep status failed and are retried next run. An
    acknowledged erasure deletes the person's other records and audit rows
    (`StateStore.commit`).
-4. Report: per stream, source rows = created + updated + unchanged + invalid +
+4. Scope (the trigger lane, `mailroom.trigger`): a run given a `SyncScope`
+   plans only the mart rows of its persons and the state records of their
+   e-mails, so its cost follows the persons a trigger batch touched, not the
+   marts' size. Everything else holds: the diff against acknowledged state,
+   suppression of erased addresses, and the mass-delete guard, whose share
+   is still taken of every key the destination holds for the stream.
+5. Report: per stream, source rows = created + updated + unchanged + invalid +
    failed + suppressed + skipped (+ not attempted, when interrupted), plus
    removals and erasures, and the HTTP requests, retries and timed-out
    requests; one `runs` row.
@@ -124,6 +130,16 @@ class StreamCounts:
         return self.accounted == self.source_rows and (
             removals + self.remove_not_attempted == self.planned_removes
         )
+
+
+@dataclass(frozen=True)
+class SyncScope:
+    """The part of the marts a run looks at: rows matching `persons_sql` (a SQL
+    predicate on the marts' person_id) and state records of `subjects` (sha256
+    of the persons' e-mails, whatever the marts hold for them now)."""
+
+    persons_sql: str
+    subjects: frozenset[str]
 
 
 @dataclass
@@ -245,8 +261,10 @@ class SyncRun:
         destination: Destination | None,
         on_batch: BatchHook | None,
         run_id: str,
+        scope: SyncScope | None = None,
     ) -> None:
         self.cfg = cfg
+        self.scope = scope
         self.con = con
         self.dry_run = dry_run
         self.destination = destination
@@ -262,7 +280,10 @@ class SyncRun:
     # -- planning -------------------------------------------------------------------------------
 
     def _rows(self, stream: str) -> Iterator[SourceRow]:
-        return read_stream(self.con, self.schema, stream, self.cfg.read_batch_rows)
+        where = None
+        if self.scope is not None and stream != DELETIONS:  # erasures: every one, always
+            where = self.scope.persons_sql
+        return read_stream(self.con, self.schema, stream, self.cfg.read_batch_rows, where)
 
     def plan(self) -> None:
         kind = self.kind
@@ -301,7 +322,11 @@ class SyncRun:
                 plan.counts.not_sent = plan.counts.source_rows
 
     def _new_plan(self, stream: str, load_state: bool = True) -> StreamPlan:
-        plan = StreamPlan(stream, StreamCounts(), self.store.load(stream) if load_state else {})
+        subjects = None
+        if self.scope is not None and stream != DELETIONS:
+            subjects = self.scope.subjects
+        state = self.store.load(stream, subjects) if load_state else {}
+        plan = StreamPlan(stream, StreamCounts(), state)
         self.plans[stream] = plan
         self.report.streams[stream] = plan.counts
         return plan
@@ -354,6 +379,8 @@ class SyncRun:
                 c.present_before += 1
                 if key not in seen and st.subject_hash not in self.erased:
                     plan.removals[key] = None
+        if self.scope is not None:  # the guard's share is of everything the destination holds
+            c.present_before = self.store.count_present(stream)
         c.planned_removes = len(plan.removals)
         return plan
 
@@ -547,18 +574,20 @@ def run_sync(
     dry_run: bool = False,
     destination: Destination | None = None,
     on_batch: BatchHook | None = None,
+    scope: SyncScope | None = None,
 ) -> SyncReport:
     """Run one sync of the three marts to `cfg.destination`; see the module docstring.
 
     `destination` replaces the configured one (tests); `on_batch(stream, n)` is
     called after each committed batch (a hook that raises stops the run there,
-    as a killed process would).
+    as a killed process would); `scope` limits the run to some persons (the
+    trigger lane).
     """
     run_id = new_run_id()
     with connect(cfg.warehouse) as con:
         dest = None if dry_run else (destination or make_destination(cfg, run_id))
         try:
-            return SyncRun(cfg, con, dry_run, dest, on_batch, run_id).run()
+            return SyncRun(cfg, con, dry_run, dest, on_batch, run_id, scope).run()
         finally:
             if dest is not None:
                 dest.close()

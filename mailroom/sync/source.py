@@ -155,9 +155,14 @@ def count_rows(con: duckdb.DuckDBPyConnection, schema: str, stream: str) -> int:
 
 
 def read_stream(
-    con: duckdb.DuckDBPyConnection, schema: str, stream: str, batch_rows: int = 5_000
+    con: duckdb.DuckDBPyConnection,
+    schema: str,
+    stream: str,
+    batch_rows: int = 5_000,
+    where: str | None = None,
 ) -> Iterator[SourceRow]:
-    """Every row of a stream's mart, canonical and hashed, streamed in Arrow batches.
+    """Every row of a stream's mart (those matching the SQL predicate `where`,
+    when given), canonical and hashed, streamed in Arrow batches.
 
     Rows without an e-mail (or audience key) are skipped: they have no key. The
     e-mail is keyed by the warehouse's rule (`normalize_email`) before hashing.
@@ -165,7 +170,7 @@ def read_stream(
     table = MART_NAMES[stream]
     order = "audience_key, email" if stream == MEMBERSHIPS else "email"
     with con.cursor() as cursor:  # its own connection: `con` may commit state meanwhile
-        yield from _read_rows(cursor, schema, table, order, stream, batch_rows)
+        yield from _read_rows(cursor, schema, table, order, stream, batch_rows, where)
 
 
 def _read_rows(
@@ -175,8 +180,12 @@ def _read_rows(
     order: str,
     stream: str,
     batch_rows: int,
+    where: str | None = None,
 ) -> Iterator[SourceRow]:
-    query = f'select * from {schema}."{table}" order by {order}'
+    query = f'select * from {schema}."{table}"'
+    if where:
+        query += f" where {where}"
+    query += f" order by {order}"
     for batch in cursor.sql(query).to_arrow_reader(batch_rows):
         for row in batch.to_pylist():
             email = row.get("email")

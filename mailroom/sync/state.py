@@ -171,13 +171,26 @@ class StateStore:
         self.run_id = run_id
         con.execute(DDL)
 
-    def load(self, stream: str) -> dict[str, RecordState]:
-        rows = self.con.execute(
+    def load(self, stream: str, subjects: Iterable[str] | None = None) -> dict[str, RecordState]:
+        """The stream's records; only those of `subjects` (e-mail hashes) when given."""
+        query = (
             f"select key_hash, subject_hash, payload_hash, acked_hash, status, attempts, esp_id, "
-            f"group_key from {SCHEMA}.records where destination = ? and stream = ?",
-            [self.destination, stream],
-        ).fetchall()
+            f"group_key from {SCHEMA}.records where destination = ? and stream = ?"
+        )
+        params: list = [self.destination, stream]
+        if subjects is not None:
+            query += " and subject_hash in (select unnest(?))"
+            params.append(sorted(subjects))
+        rows = self.con.execute(query, params).fetchall()
         return {r[0]: RecordState(*r[1:]) for r in rows}
+
+    def count_present(self, stream: str) -> int:
+        """Keys the destination holds for the stream (acknowledged, not removed or erased)."""
+        return self.con.execute(
+            f"select count(*) from {SCHEMA}.records where destination = ? and stream = ? "
+            f"and acked_hash is not null and status not in ('{REMOVED}', '{DELETED}')",
+            [self.destination, stream],
+        ).fetchone()[0]
 
     def commit(
         self, stream: str, outcomes: list[Outcome], previous: dict[str, RecordState]

@@ -176,6 +176,7 @@ LONGEST_FIRST = (
     "test_backtest",  # 100
     "test_presets",  # 67
     "test_identity",  # 57
+    "test_trigger",  # 45 + the session world
     "test_customers",  # 57 + the session world
     "test_staging",  # 43 + the session world
 )

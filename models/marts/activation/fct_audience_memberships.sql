@@ -1,6 +1,7 @@
 {#- One row per audience and qualifying person at the as-of date. Audiences
-    are rows of seeds/audiences.csv: a person qualifies when they are in its
-    segment and have its model tier (each when set). A stable hash of
+    are rows of seeds/audiences.csv: a person qualifies for a routine audience
+    when they are in its segment and have its model tier (each when set), for
+    a trigger audience when fct_trigger_audience_memberships has them. A stable hash of
     audience and person puts holdout_percent of members in the holdout
     (control) group: the same person stays in or out of an audience's holdout
     on every run, and it is recorded here (and day by day in
@@ -25,6 +26,10 @@ scores as (
     select * from {{ ref('fct_propensity_scores') }}
 ),
 
+trigger_memberships as (
+    select * from {{ ref('fct_trigger_audience_memberships') }}
+),
+
 qualified as (
     select
         audiences.audience_id,
@@ -44,6 +49,22 @@ qualified as (
                 audiences.model_name is null
                 or person_attributes.model_tiers like '%|' || audiences.model_name || ':' || audiences.tier || '|%'
             )
+    where audiences.lane = 'routine'
+
+    union all
+
+    select
+        audiences.audience_id,
+        audiences.rank_model_name,
+        audiences.holdout_percent,
+        trigger_memberships.person_id,
+        trigger_memberships.is_email_contactable,
+        trigger_memberships.holdout_bucket
+    from audiences
+    inner join trigger_memberships
+        on audiences.audience_id = trigger_memberships.audience_id
+    inner join person_attributes
+        on trigger_memberships.person_id = person_attributes.person_id
 ),
 
 final as (

@@ -4,11 +4,34 @@
     profile in sync_esp__profiles. A member leaving an audience leaves this
     table and the sync removes them from it. Nothing here changes from one
     day to the next while membership holds (no rank, no run time): the sync
-    sends changes only. -#}
+    sends changes only.
+
+    Trigger audiences come from fct_trigger_audience_memberships (entered at
+    the signal that put the person in), routine ones from
+    fct_audience_memberships. A trigger batch (`mailroom trigger`) rebuilds
+    the rows of the persons it touches. -#}
+{{ config(
+    materialized=mailroom.trigger_materialized(),
+    on_schema_change='append_new_columns',
+    incremental_strategy='append',
+    pre_hook="{{ mailroom.trigger_delete_touched() }}",
+    tags=['trigger'],
+) }}
+
 with
 
 memberships as (
     select * from {{ ref('fct_audience_memberships') }}
+    where {{ mailroom.trigger_touched('person_id') }}
+),
+
+trigger_memberships as (
+    select * from {{ ref('fct_trigger_audience_memberships') }}
+    where {{ mailroom.trigger_touched('person_id') }}
+),
+
+audiences as (
+    select * from {{ ref('audiences') }}
 ),
 
 membership_history as (
@@ -17,6 +40,7 @@ membership_history as (
 
 profiles as (
     select * from {{ ref('sync_esp__profiles') }}
+    where {{ mailroom.trigger_touched('person_id') }}
 ),
 
 first_entries as (
@@ -28,23 +52,42 @@ first_entries as (
     group by 1, 2
 ),
 
-final as (
+sendable as (
     select
-        -- ids
-        memberships.audience_id as audience_key,
-        profiles.email,
+        memberships.audience_id,
         memberships.person_id,
-
-        -- timestamps
-        cast(coalesce(first_entries.first_as_of_date, memberships.as_of_date) as timestamp) as entered_at
+        cast(coalesce(first_entries.first_as_of_date, memberships.as_of_date) as {{ dbt.type_timestamp() }}) as entered_at
     from memberships
-    inner join profiles
-        on memberships.person_id = profiles.person_id
+    inner join audiences
+        on memberships.audience_id = audiences.audience_id
     left join first_entries
         on
             memberships.audience_id = first_entries.audience_id
             and memberships.person_id = first_entries.person_id
-    where memberships.is_sendable
+    where memberships.is_sendable and audiences.lane = 'routine'
+
+    union all
+
+    select
+        audience_id,
+        person_id,
+        triggered_at as entered_at
+    from trigger_memberships
+    where is_sendable
+),
+
+final as (
+    select
+        -- ids
+        sendable.audience_id as audience_key,
+        profiles.email,
+        sendable.person_id,
+
+        -- timestamps
+        sendable.entered_at
+    from sendable
+    inner join profiles
+        on sendable.person_id = profiles.person_id
 )
 
 select * from final

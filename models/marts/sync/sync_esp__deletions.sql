@@ -5,7 +5,15 @@
     their requests is deleted. The only mart still holding an erased person's
     e-mail, since the ESP can only be told whom to delete by it; the sync
     sends each deletion once and records it acknowledged (by a hash of the
-    address) in sync_state. -#}
+    address) in sync_state.
+
+    An erasure request landed since the last routine build reaches it
+    through the trigger lane (int_trigger__signals): the request's own
+    address, the person's golden e-mail from the last routine build and the
+    addresses of their signals in the same rows. The next routine build
+    finds every address (the rule above). -#}
+{{ config(tags=['trigger']) }}
+
 with
 
 erased_persons as (
@@ -26,6 +34,23 @@ clusters as (
 
 screened_records as (
     select * from {{ ref('int_identity__screened_records') }}
+),
+
+signals as (
+    select * from {{ ref('int_trigger__signals') }}
+),
+
+golden_records as (
+    select * from {{ ref('int_customers__golden_records') }}
+),
+
+trigger_erasures as (
+    select
+        person_id,
+        min(signal_at) as erasure_requested_at
+    from signals
+    where signal_type = 'erasure'
+    group by 1
 ),
 
 addresses as (
@@ -54,6 +79,28 @@ addresses as (
     inner join erasure_requests
         on person_requests.request_id = erasure_requests.request_id
     where erasure_requests.email is not null
+
+    union all
+
+    select
+        trigger_erasures.person_id,
+        trigger_erasures.erasure_requested_at,
+        signals.email
+    from trigger_erasures
+    inner join signals
+        on trigger_erasures.person_id = signals.person_id
+    where signals.email is not null
+
+    union all
+
+    select
+        trigger_erasures.person_id,
+        trigger_erasures.erasure_requested_at,
+        golden_records.email
+    from trigger_erasures
+    inner join golden_records
+        on trigger_erasures.person_id = golden_records.person_id
+    where golden_records.email is not null
 ),
 
 final as (

@@ -6,11 +6,41 @@
     day (they would make every profile "changed" on every run). Text traits
     that can become empty are sent as '' rather than null, so that an ESP
     that ignores nulls (Klaviyo's bulk import) keeps no stale value. List columns
-    (segments, recommended_products, audiences) are JSON arrays as text. -#}
+    (segments, recommended_products, audiences) are JSON arrays as text.
+
+    The trigger lane (`mailroom trigger`) keeps it current between routine
+    builds: a batch rebuilds the rows of the persons it touches
+    (int_trigger__touched_persons) with their trigger audiences and
+    contactability (macro trigger_contactable: a landed unsubscribe removes
+    the profile at once), and adds a profile for a new person who opted in
+    (their e-mail and first name; the next routine build fills the rest),
+    unless another person's profile has that e-mail. -#}
+{{ config(
+    materialized=mailroom.trigger_materialized(),
+    on_schema_change='append_new_columns',
+    incremental_strategy='append',
+    pre_hook="{{ mailroom.trigger_delete_touched() }}",
+    tags=['trigger'],
+) }}
+
 with
 
 customers as (
     select * from {{ ref('dim_customers') }}
+    where {{ mailroom.trigger_touched('person_id') }}
+),
+
+states as (
+    select * from {{ ref('fct_trigger_person_states') }}
+    where {{ mailroom.trigger_touched('person_id') }}
+),
+
+audiences as (
+    select * from {{ ref('audiences') }}
+),
+
+trigger_memberships as (
+    select * from {{ ref('fct_trigger_audience_memberships') }}
 ),
 
 scores as (
@@ -45,12 +75,30 @@ person_segments as (
     group by 1
 ),
 
+sendable_memberships as (
+    -- routine audiences from the last routine build, trigger audiences from the trigger lane
+    select
+        memberships.person_id,
+        memberships.audience_id
+    from memberships
+    inner join audiences
+        on memberships.audience_id = audiences.audience_id
+    where memberships.is_sendable and audiences.lane = 'routine'
+
+    union all
+
+    select
+        person_id,
+        audience_id
+    from trigger_memberships
+    where is_sendable
+),
+
 person_audiences as (
     select
         person_id,
         '["' || {{ dbt.listagg("audience_id", "'\",\"'", "order by audience_id") }} || '"]' as audiences
-    from memberships
-    where is_sendable
+    from sendable_memberships
     group by 1
 ),
 
@@ -75,7 +123,7 @@ value_bands as (
     from customer_value
 ),
 
-final as (
+known_profiles as (
     select
         -- ids
         customers.email,
@@ -126,9 +174,79 @@ final as (
         on customers.person_id = send_preferences.person_id
     left join content_selections
         on customers.person_id = content_selections.person_id
+    left join states
+        on customers.person_id = states.person_id
     where
-        customers.is_email_contactable
+        {{ mailroom.trigger_contactable('states', 'customers') }}
         and customers.email is not null
+),
+
+new_profiles as (
+    -- opted in since the last routine build, not known to it yet
+    select
+        -- ids
+        states.email,
+        states.person_id,
+
+        -- strings
+        coalesce(states.first_name, '') as first_name,
+        cast(null as {{ dbt.type_string() }}) as last_name,
+        cast(null as {{ dbt.type_string() }}) as phone_number,
+        cast(null as {{ dbt.type_string() }}) as country_code,
+        '[]' as segments,
+        '' as cluster_name,
+        '' as purchase_tier,
+        '' as churn_tier,
+        '' as value_band,
+        cast(null as {{ dbt.type_string() }}) as content_block,
+        '' as offer_code,
+        cast(null as {{ dbt.type_string() }}) as subject_line,
+        cast(null as {{ dbt.type_string() }}) as preheader,
+        '[]' as recommended_products,
+        coalesce(person_audiences.audiences, '[]') as audiences,
+
+        -- numbers
+        0 as orders_lifetime,
+        0 as revenue_lifetime,
+        cast(null as integer) as best_send_hour_utc,
+
+        -- booleans
+        false as is_fatigued,
+
+        -- timestamps
+        cast(null as {{ dbt.type_timestamp() }}) as last_order_at,
+        states.consent_updated_at
+    from states
+    left join customers
+        on states.person_id = customers.person_id
+    left join person_audiences
+        on states.person_id = person_audiences.person_id
+    where
+        {{ mailroom.trigger_contactable('states', 'customers') }}
+        and customers.person_id is null
+        and states.email is not null
+),
+
+kept_emails as (
+    -- in a trigger batch, the rows of persons it does not touch (the pre-hook deleted the others)
+    {%- if is_incremental() %}
+        select kept.email from {{ this }} as kept
+    {%- else %}
+        select known_profiles.email
+        from known_profiles
+        where false
+    {%- endif %}
+),
+
+final as (
+    select * from known_profiles
+
+    union all
+
+    select * from new_profiles
+    where
+        new_profiles.email not in (select known_profiles.email from known_profiles)
+        and new_profiles.email not in (select kept_emails.email from kept_emails)
 )
 
 select * from final

@@ -1,0 +1,80 @@
+{#- The trigger lane's batch parameters. `mailroom trigger` writes one row with
+    status 'running' to trigger_state.batches before it runs the trigger
+    selector (with var trigger_batch true) and closes it afterwards; a file
+    lock keeps two batches from running at once. Passed as a row, not as dbt
+    vars: vars that change from one invocation to the next make dbt parse the
+    whole project again, every batch. -#}
+{% macro trigger_batch_value(column) -%}
+    (select {{ column }} from trigger_state.batches where status = 'running')
+{%- endmacro %}
+
+{#- A predicate on a load timestamp: in a trigger batch, the rows landed in its
+    window (loaded_after, loaded_until]; in every other build, all rows. -#}
+{% macro trigger_window(loaded_at_column) -%}
+    {%- if var('trigger_batch') -%}
+        {{ loaded_at_column }} > {{ mailroom.trigger_batch_value('loaded_after') }}
+        and {{ loaded_at_column }} <= {{ mailroom.trigger_batch_value('loaded_until') }}
+    {%- else -%}
+        true
+    {%- endif -%}
+{%- endmacro %}
+
+{#- The moment trigger audiences are evaluated at: the batch's `now` in a
+    trigger batch, the build's as-of moment (macro as_of_timestamp) otherwise. -#}
+{% macro trigger_now() -%}
+    {%- if var('trigger_batch') -%}
+        {{ mailroom.trigger_batch_value('batch_now') }}
+    {%- else -%}
+        {{ mailroom.as_of_timestamp() }}
+    {%- endif -%}
+{%- endmacro %}
+
+{#- A predicate on a person id: in a trigger batch, the persons it touches
+    (int_trigger__touched_persons); in every other build, everyone. -#}
+{% macro trigger_touched(person_id_column) -%}
+    {%- if var('trigger_batch') -%}
+        {{ person_id_column }} in (select person_id from {{ ref('int_trigger__touched_persons') }})
+    {%- else -%}
+        true
+    {%- endif -%}
+{%- endmacro %}
+
+{#- Pre-hook of a model kept per person: in a trigger batch, delete the rows of
+    the persons the batch touches, which the model's select (filtered with
+    trigger_touched) then inserts again, or leaves out when they no longer
+    qualify. Nothing in other builds: they rebuild the table. -#}
+{% macro trigger_delete_touched() -%}
+    {%- if var('trigger_batch') and is_incremental() -%}
+        delete from {{ this }} where {{ mailroom.trigger_touched('person_id') }}
+    {%- endif -%}
+{%- endmacro %}
+
+{#- The materialization of a model the trigger lane updates per person:
+    incremental (appending the touched persons' rows after trigger_delete_touched)
+    in a trigger batch, a table rebuilt in full in every other build. -#}
+{% macro trigger_materialized() -%}
+    {{ return('incremental' if var('trigger_batch') else 'table') }}
+{%- endmacro %}
+
+{#- May a person be sent marketing e-mail now, from their trigger state
+    (`states`, fct_trigger_person_states) and the last routine build's answer
+    (`customers`, dim_customers; null for a person it does not know yet).
+    Between two routine builds, a landed suppression (unsubscribe, complaint,
+    hard bounce, ESP status) or consent withdrawal takes contactability away
+    at once, and a new person is contactable when they gave consent or
+    subscribed at the ESP and have an e-mail; everyone else keeps the routine
+    build's answer (int_customers__email_contactability), whose rule is the
+    same: suppressions always win, the latest consent decides. An erased
+    person never is. -#}
+{% macro trigger_contactable(states, customers) -%}
+    case
+        when {{ states }}.erased_at is not null then false
+        when {{ states }}.last_suppressed_at is not null then false
+        when {{ states }}.consent_status = 'withdrawn' then false
+        when {{ customers }}.person_id is not null then {{ customers }}.is_email_contactable
+        when {{ states }}.person_id is null then false
+        else
+            {{ states }}.email is not null
+            and ({{ states }}.consent_status = 'granted' or {{ states }}.subscribed_at is not null)
+    end
+{%- endmacro %}
