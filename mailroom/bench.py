@@ -6,7 +6,10 @@ For each world size the benchmark
 2. builds it in full (`mailroom build --full-refresh --train`: a first build trains);
 3. lands the held-back day (`mailroom land`) and runs a routine incremental build
    (`mailroom build`: incremental base models, no retraining);
-4. scores what was built against the truth (identity, propensity, customer value)
+4. lands five minutes of traffic and runs a trigger batch (`mailroom trigger`,
+   file destination), twice: the first batch after a routine build also parses
+   the project with the trigger lane's vars, the second is the steady state;
+5. scores what was built against the truth (identity, propensity, customer value)
    and, when the serving layer is installed, load-tests the profile API.
 
 Every step runs in a child process of its own, in its own process group, under
@@ -25,6 +28,7 @@ with the raw figures beside it as JSON.
 from __future__ import annotations
 
 import json
+import math
 import os
 import platform
 import resource
@@ -38,8 +42,21 @@ from mailroom.stages import STAGES, stage_times
 
 FULL_BUILD_TARGET_SECONDS = {1_000_000: 600}
 INCREMENTAL_TARGET_SECONDS = {1_000_000: 90}
+TRIGGER_TARGET_SECONDS = {1_000_000: 30}  # a steady-state trigger batch, landing to ESP-ready rows
+TRIGGER_MINUTES = 5  # traffic landed before each trigger batch
+# The event tables a trigger batch reads, with their keys.
+TRIGGER_TABLES = {
+    "web_events": "event_id",
+    "shop_orders": "order_id",
+    "esp_email_events": "event_id",
+    "esp_subscribers": "subscriber_id",
+    "privacy_consent_events": "consent_event_id",
+}
 MAX_GROWTH = 12.0  # the 1M build may take at most this many times the 100k build
-STEP_LABELS = {"generate_held_back": "generate (last day held back)"}
+STEP_LABELS = {
+    "generate_held_back": "generate (last day held back)",
+    "trigger_batches": f"trigger batches (2, {TRIGGER_MINUTES} min of traffic each)",
+}
 DEFAULT_MEMORY_CAP_GIB = 16.0
 HOLD_MEMORY_MIB = 256  # what the `hold_memory` self-test step holds
 
@@ -103,11 +120,75 @@ def run_step(step: str, people: int, warehouse: Path, truth: Path, target_path: 
                     "and table_name <> 'world_metadata'"
                 ).fetchall()
             )
+    elif step == "trigger_batches":
+        out.update(trigger_batches(warehouse, target_path))
     elif step == "quality":
         out.update(quality(warehouse, truth))
     else:
         raise ValueError(f"unknown step {step}")
     return out
+
+
+def land_recent_minutes(con, minutes: int, tag: str) -> int:
+    """Land `minutes` of traffic: for each event table a trigger batch reads, a
+    deterministic sample of minutes/1440 of the rows it landed in its last 24
+    hours, again as new rows (keys suffixed `-tag`, event times kept) loaded one
+    second after everything loaded so far. Returns the rows landed."""
+    newest = con.execute(
+        "select max(_loaded_at) from ("
+        + " union all ".join(f"select _loaded_at from raw.{t}" for t in TRIGGER_TABLES)
+        + ")"
+    ).fetchone()[0]
+    if newest is None:
+        return 0
+    landed = 0
+    for table, key in TRIGGER_TABLES.items():
+        last_day = f"_loaded_at > (select max(_loaded_at) from raw.{table}) - interval 1 day"
+        [(day_rows,)] = con.execute(f"select count(*) from raw.{table} where {last_day}").fetchall()
+        take = math.ceil(day_rows * minutes / 1440)
+        con.execute(
+            f"insert into raw.{table} select * replace ({key} || '-{tag}' as {key}, "
+            f"cast(? as timestamp) + interval 1 second as _loaded_at) "
+            f"from raw.{table} where {last_day} order by md5({key} || '{tag}') limit {take}",
+            [newest],
+        )
+        landed += take
+    return landed
+
+
+def trigger_batches(warehouse: Path, target_path: Path) -> dict:
+    """Two trigger batches, each after TRIGGER_MINUTES of traffic landed; their figures."""
+    import duckdb
+
+    from mailroom import trigger as lane
+    from mailroom.sync.config import FileSettings, SyncConfig
+
+    cfg = SyncConfig(
+        destination="file",
+        warehouse=warehouse,
+        file=FileSettings(output_dir=target_path / "trigger_sync"),
+    ).validate()
+    batches = []
+    for tag in ("t1", "t2"):
+        with duckdb.connect(str(warehouse)) as con:
+            landed = land_recent_minutes(con, TRIGGER_MINUTES, tag)
+        report = lane.run_batch(cfg, target="dev")
+        batches.append(
+            {
+                "landed_rows": landed,
+                "seconds": round(report.seconds, 1),
+                "build_seconds": round(report.build_seconds, 1),
+                "sync_seconds": round(report.sync_seconds, 1),
+                "signals": report.signals,
+                "touched_persons": report.touched_persons,
+                "status": report.status,
+            }
+        )
+    return {
+        "batches": batches,
+        "success": all(b["status"] == "succeeded" for b in batches),
+        "raw_rows": batches[-1]["landed_rows"],
+    }
 
 
 def hold_memory(mib: int = HOLD_MEMORY_MIB, seconds: float = 60.0) -> None:
@@ -310,6 +391,24 @@ def report(
                     f"- {step.replace('_', ' ')} at {people:,} people: {m.seconds:,.0f} s "
                     f"(target {targets[people]} s): {verdict}"
                 )
+    for people in sizes:
+        m = _find(results, "trigger_batches", people)
+        if m and m.detail.get("batches"):
+            first, steady = m.detail["batches"][0], m.detail["batches"][-1]
+            target = TRIGGER_TARGET_SECONDS.get(people)
+            verdict = (
+                f" (target {target} s): " + ("met" if steady["seconds"] <= target else "missed")
+                if target
+                else ""
+            )
+            lines.append(
+                f"- trigger batch at {people:,} people, landing to ESP-ready rows: "
+                f"{steady['seconds']:,.1f} s (build {steady['build_seconds']:,.1f} s, sync "
+                f"{steady['sync_seconds']:,.1f} s; {steady['landed_rows']:,} rows landed, "
+                f"{steady['signals']:,} signals, {steady['touched_persons']:,} persons)"
+                f"{verdict}; the first batch after the routine build, which also parses "
+                f"the project with the trigger lane's vars: {first['seconds']:,.1f} s"
+            )
     quality_rows = [m for m in results if m.step == "quality"]
     if quality_rows:
         lines += ["", "## Quality of what was built (after the incremental run)", ""]
@@ -357,7 +456,7 @@ def world_steps(build: bool = True, incremental: bool = True, score: bool = True
     if build:
         steps.append("full_build")
         if incremental:
-            steps += ["land", "incremental_build"]
+            steps += ["land", "incremental_build", "trigger_batches"]
         if score:
             steps.append("quality")
     return steps

@@ -3,7 +3,8 @@
     the source.
 
     - Every key with a raw row loaded since the newest load the table has
-      seen, minus var('incremental_lookback_hours'). Loaders (Fivetran,
+      seen, minus var('incremental_lookback_hours') (in a trigger batch,
+      var('trigger_lookback_minutes'): the next routine build re-reads the hours). Loaders (Fivetran,
       Airbyte) commit in parallel batches, so a row can land with a
       _loaded_at a little older than rows already processed; the lookback
       re-reads those hours. Events that happened long ago but arrive late
@@ -20,12 +21,14 @@
       and every row is checked again when it has moved back (a backfill).
 -#}
 {% macro incremental_batch_keys(relation, key) -%}
+    {#- a trigger batch re-reads minutes, not days: the next routine build re-reads the days -#}
+    {%- set lookback_minutes = var('trigger_lookback_minutes') if var('trigger_batch') else 60 * var('incremental_lookback_hours') -%}
     select {{ mailroom.incremental_batch_key(key) }} as batch_key
     from {{ relation }}
     where
         _loaded_at is null
         or _loaded_at > (
-            select {{ dbt.dateadd('hour', -1 * var('incremental_lookback_hours'), "coalesce(max(case when _loaded_at <= " ~ mailroom.utc_now() ~ " then _loaded_at end), cast('1900-01-01' as " ~ dbt.type_timestamp() ~ "))") }}
+            select {{ dbt.dateadd('minute', -1 * lookback_minutes, "coalesce(max(case when _loaded_at <= " ~ mailroom.utc_now() ~ " then _loaded_at end), cast('1900-01-01' as " ~ dbt.type_timestamp() ~ "))") }}
             from {{ this }}
         )
     union

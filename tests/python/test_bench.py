@@ -8,6 +8,7 @@ a real child process over a deliberately tiny cap.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import os
 import re
@@ -99,6 +100,56 @@ def test_report_marks_failed_builds_and_judges_targets() -> None:
     assert "| 16,000 | 80 |" in rows["| incremental build 100,000"]  # landed rows per second
     assert "4.3x the time for 10x the people (allowed: 12x): met" in text
     assert "full build at 1,000,000 people: 1,300 s (target 600 s): missed" in text
+
+
+def test_the_trigger_batch_is_judged_on_its_steady_state() -> None:
+    batch = {"build_seconds": 20.0, "sync_seconds": 2.0, "signals": 900, "status": "succeeded"}
+    results = [
+        Measurement(
+            "trigger_batches",
+            1_000_000,
+            70.0,
+            6000.0,
+            {
+                "success": True,
+                "raw_rows": 1_200,
+                "batches": [
+                    {**batch, "seconds": 41.0, "landed_rows": 1_100, "touched_persons": 300},
+                    {**batch, "seconds": 24.5, "landed_rows": 1_200, "touched_persons": 310},
+                ],
+            },
+        )
+    ]
+    text = bench.report(results, "mailroom bench -n 1000000")
+    assert "| trigger batches (2, 5 min of traffic each) | 1,000,000 | 70.0 |" in text
+    assert (
+        "trigger batch at 1,000,000 people, landing to ESP-ready rows: 24.5 s (build 20.0 s, "
+        "sync 2.0 s; 1,200 rows landed, 900 signals, 310 persons) (target 30 s): met"
+    ) in text
+    assert "parses the project with the trigger lane's vars: 41.0 s" in text
+
+
+def test_five_minutes_of_traffic_land_as_new_rows(tmp_path: Path) -> None:
+    import duckdb
+
+    from mailroom.warehouse import ensure_raw_schema
+
+    with duckdb.connect(str(tmp_path / "warehouse.duckdb")) as con:
+        ensure_raw_schema(con)
+        # 2,880 web events over the last day (one per 30 s) and one the day before
+        con.execute(
+            "insert into raw.web_events (event_id, event_type, event_at, _loaded_at) "
+            "select 'e' || i, 'page_view', '2026-09-30T00:00:00Z', "
+            "timestamp '2026-09-30 23:59:30' - i * interval 30 second from range(2881) t(i)"
+        )
+        landed = bench.land_recent_minutes(con, 5, "t1")
+        rows = con.execute(
+            "select event_id, _loaded_at from raw.web_events where event_id like '%-t1'"
+        ).fetchall()
+        again = bench.land_recent_minutes(con, 5, "t2")
+    assert landed == len(rows) == 10  # 5/1440 of the 2,880 rows of the last day
+    assert {r[1] for r in rows} == {dt.datetime(2026, 9, 30, 23, 59, 31)}
+    assert again == 11  # the day now holds 2,890 rows: the next slice, keys of its own
 
 
 def _rss(pid: int) -> int:

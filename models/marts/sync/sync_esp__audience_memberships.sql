@@ -36,6 +36,7 @@ audiences as (
 
 membership_history as (
     select * from {{ ref('fct_audience_membership_history') }}
+    where {{ mailroom.trigger_touched('person_id') }}
 ),
 
 profiles as (

@@ -45,6 +45,7 @@ trigger_memberships as (
 
 scores as (
     select * from {{ ref('fct_propensity_scores') }}
+    where {{ mailroom.trigger_touched('person_id') }}
 ),
 
 customer_value as (
@@ -53,18 +54,22 @@ customer_value as (
 
 send_preferences as (
     select * from {{ ref('fct_send_preferences') }}
+    where {{ mailroom.trigger_touched('person_id') }}
 ),
 
 content_selections as (
     select * from {{ ref('fct_content_selections') }}
+    where {{ mailroom.trigger_touched('person_id') }}
 ),
 
 memberships as (
     select * from {{ ref('fct_audience_memberships') }}
+    where {{ mailroom.trigger_touched('person_id') }}
 ),
 
 segment_memberships as (
     select * from {{ ref('fct_segment_memberships') }}
+    where {{ mailroom.trigger_touched('person_id') }}
 ),
 
 person_segments as (
