@@ -50,7 +50,7 @@ from mailroom.contract import LOADED_AT, RAW_SCHEMA, load_contract
 from mailroom.standardize import normalize_email
 from mailroom.sync.config import SyncConfig
 from mailroom.sync.engine import SyncReport, SyncScope, run_sync
-from mailroom.sync.source import sha256
+from mailroom.sync.source import sha256, table_exists
 from mailroom.warehouse import connect, using_warehouse, warehouse_path
 
 log = logging.getLogger("mailroom.trigger")
@@ -143,14 +143,7 @@ def batch_lock(warehouse: Path | None = None, wait: bool = False) -> Iterator[No
 
 
 def _has_table(con: duckdb.DuckDBPyConnection, qualified: str) -> bool:
-    schema, table = qualified.split(".")
-    return bool(
-        con.execute(
-            "select count(*) from information_schema.tables where table_schema = ? "
-            "and table_name = ?",
-            [schema, table],
-        ).fetchone()[0]
-    )
+    return table_exists(con, *qualified.split("."))
 
 
 def newest_load(con: duckdb.DuckDBPyConnection, wall_clock: dt.datetime) -> dt.datetime | None:

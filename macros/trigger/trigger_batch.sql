@@ -49,6 +49,19 @@
     {%- endif -%}
 {%- endmacro %}
 
+{#- The config of a model the trigger lane keeps per person (rows of the
+    touched persons deleted by the pre-hook, then inserted again): call it
+    first in the model. -#}
+{% macro trigger_person_model_config() -%}
+    {{ config(
+        materialized=mailroom.trigger_materialized(),
+        on_schema_change='append_new_columns',
+        incremental_strategy='append',
+        pre_hook="{{ mailroom.trigger_delete_touched() }}",
+        tags=['trigger'],
+    ) }}
+{%- endmacro %}
+
 {#- The materialization of a model the trigger lane updates per person:
     incremental (appending the touched persons' rows after trigger_delete_touched)
     in a trigger batch, a table rebuilt in full in every other build. -#}

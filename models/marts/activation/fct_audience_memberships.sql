@@ -74,11 +74,12 @@ final as (
         qualified.person_id,
 
         -- strings
-        case
-            when qualified.holdout_bucket < qualified.holdout_percent * 100 then 'holdout'
-            when not qualified.is_email_contactable then 'not_contactable'
-            when send_preferences.is_frequency_capped then 'frequency_capped'
-        end as exclusion_reason,
+        {{ mailroom.audience_exclusion_reason(
+            'qualified.holdout_bucket',
+            'qualified.holdout_percent',
+            'qualified.is_email_contactable',
+            'coalesce(send_preferences.is_frequency_capped, false)',
+        ) }} as exclusion_reason,
 
         -- numbers
         row_number() over (
@@ -89,12 +90,15 @@ final as (
         qualified.holdout_bucket,
 
         -- booleans
-        qualified.holdout_bucket < qualified.holdout_percent * 100 as is_holdout,
+        {{ mailroom.audience_is_holdout('qualified.holdout_bucket', 'qualified.holdout_percent') }} as is_holdout,
         qualified.is_email_contactable,
         coalesce(send_preferences.is_frequency_capped, false) as is_frequency_capped,
-        qualified.holdout_bucket >= qualified.holdout_percent * 100
-        and qualified.is_email_contactable
-        and not coalesce(send_preferences.is_frequency_capped, false) as is_sendable,
+        {{ mailroom.audience_is_sendable(
+            'qualified.holdout_bucket',
+            'qualified.holdout_percent',
+            'qualified.is_email_contactable',
+            'coalesce(send_preferences.is_frequency_capped, false)',
+        ) }} as is_sendable,
 
         -- dates
         {{ mailroom.as_of_date() }} as as_of_date

@@ -10,13 +10,7 @@
     the signal that put the person in), routine ones from
     fct_audience_memberships. A trigger batch (`mailroom trigger`) rebuilds
     the rows of the persons it touches. -#}
-{{ config(
-    materialized=mailroom.trigger_materialized(),
-    on_schema_change='append_new_columns',
-    incremental_strategy='append',
-    pre_hook="{{ mailroom.trigger_delete_touched() }}",
-    tags=['trigger'],
-) }}
+{{ mailroom.trigger_person_model_config() }}
 
 with
 

@@ -15,13 +15,7 @@
     the profile at once), and adds a profile for a new person who opted in
     (their e-mail and first name; the next routine build fills the rest),
     unless another person's profile has that e-mail. -#}
-{{ config(
-    materialized=mailroom.trigger_materialized(),
-    on_schema_change='append_new_columns',
-    incremental_strategy='append',
-    pre_hook="{{ mailroom.trigger_delete_touched() }}",
-    tags=['trigger'],
-) }}
+{{ mailroom.trigger_person_model_config() }}
 
 with
 

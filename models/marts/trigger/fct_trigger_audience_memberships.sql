@@ -13,13 +13,7 @@
     (macro trigger_contactable) and frequency cap as every audience decide
     who is sendable. A trigger batch rebuilds the rows of the persons it
     touches; every other build, all of them. Erased persons are not here. -#}
-{{ config(
-    materialized=mailroom.trigger_materialized(),
-    on_schema_change='append_new_columns',
-    incremental_strategy='append',
-    pre_hook="{{ mailroom.trigger_delete_touched() }}",
-    tags=['trigger'],
-) }}
+{{ mailroom.trigger_person_model_config() }}
 
 with
 
@@ -125,23 +119,21 @@ final as (
 
         -- strings
         email,
-        case
-            when holdout_bucket < holdout_percent * 100 then 'holdout'
-            when not is_email_contactable then 'not_contactable'
-            when is_frequency_capped then 'frequency_capped'
-        end as exclusion_reason,
+        {{ mailroom.audience_exclusion_reason(
+            'holdout_bucket', 'holdout_percent', 'is_email_contactable', 'is_frequency_capped'
+        ) }} as exclusion_reason,
 
         -- numbers
         holdout_bucket,
 
         -- booleans
         is_provisional,
-        holdout_bucket < holdout_percent * 100 as is_holdout,
+        {{ mailroom.audience_is_holdout('holdout_bucket', 'holdout_percent') }} as is_holdout,
         is_email_contactable,
         is_frequency_capped,
-        holdout_bucket >= holdout_percent * 100
-        and is_email_contactable
-        and not is_frequency_capped as is_sendable,
+        {{ mailroom.audience_is_sendable(
+            'holdout_bucket', 'holdout_percent', 'is_email_contactable', 'is_frequency_capped'
+        ) }} as is_sendable,
 
         -- timestamps
         triggered_at,
