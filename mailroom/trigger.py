@@ -243,11 +243,27 @@ def _queue_touched(con: duckdb.DuckDBPyConnection, batch_id: str) -> tuple[int, 
 
 
 def _scope(con: duckdb.DuckDBPyConnection) -> tuple[SyncScope, int]:
+    """The sync scope of the pending persons, with the addresses they are known by
+    (their trigger state's and the last routine build's), for removals."""
     rows = con.execute(
         f"select distinct person_id, subject_hash from {SCHEMA}.pending_persons"
     ).fetchall()
     subjects = frozenset(h for _, h in rows if h)
-    return SyncScope(SCOPE_SQL, subjects), len({p for p, _ in rows})
+    emails = con.execute(
+        f"""
+        select states.email from {STATE_TABLE} as states
+        where states.person_id in (select person_id from {SCHEMA}.pending_persons)
+        union
+        select golden.email from intermediate.int_customers__golden_records as golden
+        where golden.person_id in (select person_id from {SCHEMA}.pending_persons)
+        """
+    ).fetchall()
+    addresses = {}
+    for (email,) in emails:
+        address = normalize_email(email) if isinstance(email, str) else None
+        if address and (h := sha256(address)) in subjects:
+            addresses[h] = address
+    return SyncScope(SCOPE_SQL, subjects, addresses), len({p for p, _ in rows})
 
 
 def run_batch(

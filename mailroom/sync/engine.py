@@ -140,6 +140,9 @@ class SyncScope:
 
     persons_sql: str
     subjects: frozenset[str]
+    # sha256 -> address of the persons' e-mails: a removal finds its address
+    # here when the removal lookup (the last routine build) does not have it
+    addresses: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -446,6 +449,8 @@ class SyncRun:
             ):
                 wanted = {plan.state[k].subject_hash for k in plan.removals}
                 addresses = lookup_addresses(self.con, self.cfg.removal_lookup, wanted)
+                if self.scope is not None:  # a person the lookup does not know yet
+                    addresses = {**self.scope.addresses, **addresses}
             for key in list(plan.removals):
                 st = plan.state[key]
                 record = {"email": addresses.get(st.subject_hash)}

@@ -1043,3 +1043,38 @@ def test_source_keys_addresses_by_the_warehouse_rule(tmp_path: Path) -> None:
         wanted = {sha256("ann@x.org"), sha256("\tbob@x.org"), sha256("bob@x.org")}
         found = lookup_addresses(con, "marts.sync_esp__deletions.email", wanted)
         assert found == {sha256("ann@x.org"): "ann@x.org", sha256("\tbob@x.org"): "\tbob@x.org"}
+
+
+def test_a_scoped_run_plans_only_its_persons_and_finds_a_new_persons_address(
+    wh: Warehouse, tmp_path: Path
+) -> None:
+    """The trigger lane's sync (SyncScope): only the scoped persons' rows and keys are
+    planned, the guard's share is of every key held, and a removal of a person the
+    removal lookup does not know (new since the routine build) takes the scope's address."""
+    from mailroom.sync.engine import SyncScope
+
+    cfg = SyncConfig(
+        destination="file", warehouse=wh.path, file=FileSettings(output_dir=tmp_path / "out")
+    )
+    assert run_sync(cfg).exit_code == 0
+    gone, changed = "person00003@example.com", "person00004@example.com"
+    wh.sql(f"delete from marts.sync_esp__profiles where email = '{gone}'")
+    wh.sql(f"delete from marts.dim_customers where email = '{gone}'")  # the lookup lost it
+    wh.sql("update marts.sync_esp__profiles set offer_code = 'NEW' where person_id in ('p4', 'p5')")
+    scope = SyncScope(
+        "person_id in ('p3', 'p4')",
+        frozenset({sha256(gone), sha256(changed)}),
+        {sha256(gone): gone},
+    )
+    report = run_sync(cfg, scope=scope)
+    profiles = report.streams["profiles"]
+    assert report.exit_code == 0, report.message
+    assert (profiles.source_rows, profiles.updated, profiles.removed) == (
+        1,
+        1,
+        1,
+    )  # p5 not in scope
+    assert profiles.present_before == 300  # the guard's share is of everything held
+    assert report.streams["audience_memberships"].source_rows == 1  # p4's vip membership
+    report = run_sync(cfg)  # the routine sync still sends p5's change
+    assert report.streams["profiles"].updated == 1
