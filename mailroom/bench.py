@@ -7,8 +7,9 @@ For each world size the benchmark
 3. lands the held-back day (`mailroom land`) and runs a routine incremental build
    (`mailroom build`: incremental base models, no retraining);
 4. lands five minutes of traffic and runs a trigger batch (`mailroom trigger`,
-   file destination), twice: the first batch after a routine build also parses
-   the project with the trigger lane's vars, the second is the steady state;
+   file destination), twice: the first batch after a routine build also
+   re-parses the files that read the trigger lane's mode, the second is the
+   steady state;
 5. scores what was built against the truth (identity, propensity, customer value)
    and, when the serving layer is installed, load-tests the profile API.
 
@@ -406,8 +407,8 @@ def report(
                 f"{steady['seconds']:,.1f} s (build {steady['build_seconds']:,.1f} s, sync "
                 f"{steady['sync_seconds']:,.1f} s; {steady['landed_rows']:,} rows landed, "
                 f"{steady['signals']:,} signals, {steady['touched_persons']:,} persons)"
-                f"{verdict}; the first batch after the routine build, which also parses "
-                f"the project with the trigger lane's vars: {first['seconds']:,.1f} s"
+                f"{verdict}; the first batch after the routine build, which also re-parses "
+                f"what reads the trigger lane's mode: {first['seconds']:,.1f} s"
             )
     quality_rows = [m for m in results if m.step == "quality"]
     if quality_rows:

@@ -168,7 +168,9 @@ def _manifest_key(project_dir: Path, target: str, variables: dict) -> tuple:
         (str(f), st.st_mtime_ns, st.st_size) for f in files if f.is_file() and (st := f.stat())
     )
     stem = warehouse_path().stem if target != "snowflake" else ""
-    return (str(project_dir), target, json.dumps(variables, sort_keys=True), stem, stamps)
+    # the trigger lane's mode (macro is_trigger_batch) decides materializations at parse time
+    mode = os.environ.get("MAILROOM_TRIGGER_BATCH", "")
+    return (str(project_dir), target, json.dumps(variables, sort_keys=True), stem, stamps, mode)
 
 
 TRAINING_TAG = "training"

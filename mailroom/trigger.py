@@ -9,12 +9,14 @@ One batch (`run_batch`, `mailroom trigger`):
    is the newest `_loaded_at` of the raw tables that is not in the future;
    loaded_after is the newest load already merged (the last batch's, or the
    trigger state a routine build made), minus var `trigger_lookback_minutes`.
-2. `dbt build --selector trigger` with var `trigger_batch`: the incremental
+2. `dbt build --selector trigger` with MAILROOM_TRIGGER_BATCH=true: the incremental
    base models of the event streams take the new rows; the trigger models map
    them through the last identity map, merge them into the person states,
    and rebuild the trigger audiences and the sync marts' rows of the persons
-   touched (docs/trigger.md). The batch's parameters travel in the table, not
-   as dbt vars: vars that change make dbt parse the whole project again.
+   touched (docs/trigger.md). The batch's parameters travel in the table, and
+   the mode in an environment variable, not as dbt vars: a var that changes
+   makes dbt parse the whole project again, an environment variable only the
+   files that read it.
 3. The touched persons (with the sha256 of their e-mails) join
    `trigger_state.pending_persons`, and the sync runs scoped to every pending
    person (`mailroom.sync.engine.SyncScope`): the diff against acknowledged
@@ -36,6 +38,7 @@ from __future__ import annotations
 import datetime as dt
 import fcntl
 import logging
+import os
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -56,6 +59,7 @@ from mailroom.warehouse import connect, using_warehouse, warehouse_path
 log = logging.getLogger("mailroom.trigger")
 
 SCHEMA = "trigger_state"
+MODE_VARIABLE = "MAILROOM_TRIGGER_BATCH"
 SELECTOR = "trigger"
 STATE_TABLE = "marts.fct_trigger_person_states"
 TOUCHED_TABLE = "intermediate.int_trigger__touched_persons"
@@ -140,6 +144,20 @@ def batch_lock(warehouse: Path | None = None, wait: bool = False) -> Iterator[No
             yield
         finally:
             fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+@contextmanager
+def trigger_mode() -> Iterator[None]:
+    """MAILROOM_TRIGGER_BATCH=true for the block: the dbt build of a batch (macro is_trigger_batch)."""
+    previous = os.environ.get(MODE_VARIABLE)
+    os.environ[MODE_VARIABLE] = "true"
+    try:
+        yield
+    finally:
+        if previous is None:
+            os.environ.pop(MODE_VARIABLE, None)
+        else:
+            os.environ[MODE_VARIABLE] = previous
 
 
 def _has_table(con: duckdb.DuckDBPyConnection, qualified: str) -> bool:
@@ -285,12 +303,8 @@ def run_batch(
             report = _open_batch(con, batch_id, now or default_now(target), utcnow())
         try:
             built = time.monotonic()
-            result = runner.dbt_build(
-                selector=SELECTOR,
-                target=target,
-                extra_vars={"trigger_batch": True},
-                progress=_Quiet(),
-            )
+            with trigger_mode():
+                result = runner.dbt_build(selector=SELECTOR, target=target, progress=_Quiet())
             report.build_seconds = time.monotonic() - built
             if not result.success:
                 failed = [n for n in result.nodes if n.status in ("error", "fail")]

@@ -22,7 +22,7 @@
 -#}
 {% macro incremental_batch_keys(relation, key) -%}
     {#- a trigger batch re-reads minutes, not days: the next routine build re-reads the days -#}
-    {%- set lookback_minutes = var('trigger_lookback_minutes') if var('trigger_batch') else 60 * var('incremental_lookback_hours') -%}
+    {%- set lookback_minutes = var('trigger_lookback_minutes') if mailroom.is_trigger_batch() else 60 * var('incremental_lookback_hours') -%}
     select {{ mailroom.incremental_batch_key(key) }} as batch_key
     from {{ relation }}
     where

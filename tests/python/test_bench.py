@@ -126,7 +126,7 @@ def test_the_trigger_batch_is_judged_on_its_steady_state() -> None:
         "trigger batch at 1,000,000 people, landing to ESP-ready rows: 24.5 s (build 20.0 s, "
         "sync 2.0 s; 1,200 rows landed, 900 signals, 310 persons) (target 30 s): met"
     ) in text
-    assert "parses the project with the trigger lane's vars: 41.0 s" in text
+    assert "re-parses what reads the trigger lane's mode: 41.0 s" in text
 
 
 def test_five_minutes_of_traffic_land_as_new_rows(tmp_path: Path) -> None:

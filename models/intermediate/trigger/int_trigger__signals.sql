@@ -1,5 +1,5 @@
 {#- One row per landed row that matters to a trigger audience, with its person.
-    In a trigger batch (var trigger_batch), only the rows landed in the
+    In a trigger batch (macro is_trigger_batch), only the rows landed in the
     batch's window (macro trigger_window); in every other build, all of them,
     so that fct_trigger_person_states built in full equals the same rows
     merged batch by batch.

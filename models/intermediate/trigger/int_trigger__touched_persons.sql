@@ -28,7 +28,7 @@ touched as (
 
     select person_id
     from states
-    {%- if var('trigger_batch') %}
+    {%- if mailroom.is_trigger_batch() %}
         where
         {%- set windows = [
             ('last_cart_add_at', 'hour', var('trigger_cart_window_hours')),

@@ -5,7 +5,7 @@
 
     Every column is a minimum, a maximum or the value of the latest signal,
     so merging a batch's signals into the kept rows gives what one pass over
-    all the signals gives: a trigger batch (var trigger_batch) merges the
+    all the signals gives: a trigger batch (macro is_trigger_batch) merges the
     rows of the persons it has signals for (delete+insert by person); every
     other build computes the table from all signals. An erased person's row
     keeps only their ids and erased_at (their e-mail, name and products are
