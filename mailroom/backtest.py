@@ -308,9 +308,19 @@ def hide_loads(cutoff: dt.datetime, history_until: str | None = None) -> dict[st
     return removed
 
 
+# A backtest's builds run models only: the data and unit tests checked these
+# rows in the routine build (DECISIONS.md, "Backtest builds run models only").
+MODELS_ONLY = "resource_type:test resource_type:unit_test"
+
+
 def _build(variables: dict, select: str | None, train: bool) -> None:
     result = runner.dbt_build(
-        select=select, target="dev", full_refresh=True, train=train, extra_vars=variables
+        select=select,
+        target="dev",
+        full_refresh=True,
+        train=train,
+        extra_vars=variables,
+        exclude=MODELS_ONLY,
     )
     if not result.success:
         failed = [

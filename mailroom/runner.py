@@ -151,7 +151,7 @@ def invoke_dbt(
 REUSES_MANIFEST = ("build", "run", "test", "seed", "snapshot", "compile")
 PROJECT_PARTS = ("models", "python_models", "macros", "seeds", "snapshots", "analyses", "tests/dbt")
 PROJECT_FILES = ("dbt_project.yml", "selectors.yml", "profiles.yml")
-KEPT_MANIFESTS = 2  # a manifest holds tens of MB; consecutive builds are what repeat
+KEPT_MANIFESTS = 4  # a manifest holds tens of MB; a test worker alternates between a few
 _MANIFESTS: dict[tuple, object] = {}
 
 

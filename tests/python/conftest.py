@@ -114,7 +114,7 @@ def _build_shared_world(shared: Path) -> None:
     try:
         with using_warehouse(warehouse):
             generate_world(SMALL_WORLD, warehouse=warehouse, truth_dir=truth)
-            result = runner.dbt_build(target="ci")
+            result = runner.dbt_build(target="dev")
             runner.release_warehouse()
     finally:
         os.environ.update({k: v for k, v in saved.items() if v is not None})

@@ -16,7 +16,7 @@ from mailroom import PROJECT_DIR, runner
 def analyses(built_world) -> dict[str, tuple[list[str], list[dict]]]:
     """Compile every analysis in one `dbt compile` and run each compiled query."""
     res = runner.invoke_dbt(
-        ["compile", "--select", "resource_type:analysis", "--log-level", "none"], target="ci"
+        ["compile", "--select", "resource_type:analysis", "--log-level", "none"], target="dev"
     )
     assert res.success, res.exception
     compiled = {r.node.name: r.node.compiled_code for r in res.result.results}

@@ -241,6 +241,7 @@ def test_a_world_that_stopped_on_the_date_gives_the_same_scores(
             select=backtest.PREDICTION_SELECT,
             full_refresh=True,
             train=True,
+            exclude=backtest.MODELS_ONLY,
             extra_vars={
                 "as_of_date": AS_OF.isoformat(),
                 "future_tolerance_hours": 0,

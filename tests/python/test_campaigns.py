@@ -207,7 +207,7 @@ def test_lift_intervals_cover_the_true_effect(built_world, results) -> None:
     assert score.variant_rows_covered / score.variant_rows >= 0.85
     # the same pooled figure from the SQL analysis
     with using_warehouse(built_world.warehouse):
-        columns, rows = runner.run_analysis("campaign_lift", target="ci")
+        columns, rows = runner.run_analysis("campaign_lift", target="dev")
     lift = pd.DataFrame(rows, columns=columns)
     pooled = lift[lift["scope"] == "all_campaigns"].iloc[0]
     assert pooled["conversion_lift"] == pytest.approx(p.conversion_lift, abs=1e-7)

@@ -266,7 +266,7 @@ def poisoned_world(built_world, tmp_path_factory: pytest.TempPathFactory):
     with using_warehouse(copy):
         result = runner.dbt_build(
             select="int_customers__activity_days int_customers__feature_history",
-            target="ci",
+            target="dev",
             indirect_selection="cautious",
         )
     assert result.success, failures(result)
@@ -334,7 +334,7 @@ def test_changing_a_threshold_in_the_seed_changes_membership(
         )
     )
     with using_warehouse(copy):
-        result = runner.dbt_build(select="segment_rules+", target="ci", project_dir=project_copy)
+        result = runner.dbt_build(select="segment_rules+", target="dev", project_dir=project_copy)
     assert result.success, failures(result)
     [(after,)] = query(copy, members)
     assert before < after == expected
@@ -404,7 +404,7 @@ def rebuilt_world(built_world, tmp_path_factory: pytest.TempPathFactory):
     with using_warehouse(copy):
         # what segment history needs, not the models and activation after it
         result = runner.dbt_build(
-            select="+fct_segment_transitions", target="ci", indirect_selection="cautious"
+            select="+fct_segment_transitions", target="dev", indirect_selection="cautious"
         )
     assert result.success, failures(result)
     return copy, buyer, browser

@@ -90,7 +90,7 @@ def test_select_upstream_of_a_mart_builds_on_a_fresh_warehouse(tmp_path: Path, m
     warehouse = tmp_path / "warehouse.duckdb"
     monkeypatch.setenv("WAREHOUSE_PATH", str(warehouse))
     generate_world(WorldConfig(people=300, chunk_size=300, seed=5), warehouse, tmp_path / "truth")
-    result = mailroom_runner.dbt_build(select="+bdg_person_source_records", target="ci")
+    result = mailroom_runner.dbt_build(select="+bdg_person_source_records", target="dev")
     failed = [(n.unique_id, n.message) for n in result.nodes if n.status in ("error", "fail")]
     assert result.success and not failed, (failed[:5], result.error)
     tests = [n for n in result.nodes if n.resource_type == "test"]

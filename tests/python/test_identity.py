@@ -293,7 +293,7 @@ def identity_world(tmp_path_factory: pytest.TempPathFactory):
             plant(con)
         world = IdentityWorld(warehouse, truth, [])
         world.builds.append(
-            runner.dbt_build(select=IDENTITY_MODELS, target="ci", indirect_selection="cautious")
+            runner.dbt_build(select=IDENTITY_MODELS, target="dev", indirect_selection="cautious")
         )
         yield world
 
@@ -531,7 +531,7 @@ def test_rebuild_gives_identical_ids_and_unrelated_record_changes_none(identity_
     w = identity_world
     query = "select source_table, source_record_id, person_id from marts.bdg_person_source_records"
     before = set(w.query(query))
-    rebuilt = runner.dbt_build(select=IDENTITY_MODELS, target="ci", indirect_selection="cautious")
+    rebuilt = runner.dbt_build(select=IDENTITY_MODELS, target="dev", indirect_selection="cautious")
     assert rebuilt.success
     assert set(w.query(query)) == before
 
@@ -542,7 +542,7 @@ def test_rebuild_gives_identical_ids_and_unrelated_record_changes_none(identity_
             [crm("NEW-1", "Zebulon", "Farquharson", "1 Nowhere Lane", "99999", "Nantes",
                  email="zebulon.farquharson@wanadoo.fr", birth="1970-01-01")],
         )  # fmt: skip
-    grown = runner.dbt_build(select=IDENTITY_MODELS, target="ci", indirect_selection="cautious")
+    grown = runner.dbt_build(select=IDENTITY_MODELS, target="dev", indirect_selection="cautious")
     assert grown.success
     after = set(w.query(query))
     assert before <= after

@@ -155,7 +155,11 @@ def fingerprint(con: duckdb.DuckDBPyConnection, name: str, columns: list[tuple[s
 
 @pytest.mark.slow
 def test_incremental_run_after_a_new_day_equals_a_full_refresh(tmp_path: Path) -> None:
-    incremental, full = tmp_path / "incremental.duckdb", tmp_path / "refreshed.duckdb"
+    # one file name (dbt's database name) for both: their builds share one parsed project
+    incremental = tmp_path / "incremental" / "warehouse.duckdb"
+    full = tmp_path / "refreshed" / "warehouse.duckdb"
+    incremental.parent.mkdir()
+    full.parent.mkdir()
     generate_world(WORLD, warehouse=incremental, truth_dir=tmp_path / "truth")
     with duckdb.connect(str(incremental)) as con:
         held = pending.hold_back(con, 1)
@@ -171,13 +175,13 @@ def test_incremental_run_after_a_new_day_equals_a_full_refresh(tmp_path: Path) -
         for sql in BEFORE_FIRST_BUILD:
             con.execute(sql)
     with using_warehouse(incremental):
-        first = runner.dbt_build(target="ci", exclude=MODELS_ONLY, extra_vars=SAMPLED_HISTORY)
+        first = runner.dbt_build(target="dev", exclude=MODELS_ONLY, extra_vars=SAMPLED_HISTORY)
     assert first.success, first.error or [n for n in first.nodes if n.status != "success"]
     # The training history is built for a sample of people (as at scale), and
     # training and scoring still agree on them.
     with using_warehouse(incremental):
         checks = runner.dbt_build(
-            target="ci", select=" ".join(HISTORY_TESTS), extra_vars=SAMPLED_HISTORY
+            target="dev", select=" ".join(HISTORY_TESTS), extra_vars=SAMPLED_HISTORY
         )
     assert checks.success and {n.unique_id.split(".")[-1] for n in checks.nodes} >= set(
         HISTORY_TESTS
@@ -194,13 +198,13 @@ def test_incremental_run_after_a_new_day_equals_a_full_refresh(tmp_path: Path) -
     # Routine builds need no training while the registry has a promoted
     # version, and do train when it has none.
     with using_warehouse(incremental):
-        assert not runner.needs_training("ci")
+        assert not runner.needs_training("dev")
     unpromoted = tmp_path / "unpromoted.duckdb"
     shutil.copy(incremental, unpromoted)
     with duckdb.connect(str(unpromoted)) as con:
         con.execute("update intermediate.int_propensity__model_versions set is_promoted = false")
     with using_warehouse(unpromoted):
-        assert runner.needs_training("ci")
+        assert runner.needs_training("dev")
     for warehouse in (incremental, full):
         with duckdb.connect(str(warehouse)) as con:
             pending.land(con, 1)
@@ -217,7 +221,7 @@ def test_incremental_run_after_a_new_day_equals_a_full_refresh(tmp_path: Path) -
 
     with using_warehouse(incremental):
         routine = runner.dbt_build(
-            target="ci", train=False, exclude=MODELS_ONLY, extra_vars=SAMPLED_HISTORY
+            target="dev", train=False, exclude=MODELS_ONLY, extra_vars=SAMPLED_HISTORY
         )
     assert routine.success, routine.error or [n for n in routine.nodes if n.status != "success"]
     built = {n.unique_id.split(".")[-1] for n in routine.nodes}
@@ -225,7 +229,7 @@ def test_incremental_run_after_a_new_day_equals_a_full_refresh(tmp_path: Path) -
     assert "int_customers__feature_history" not in built
     with using_warehouse(full):
         refresh = runner.dbt_build(
-            target="ci",
+            target="dev",
             train=False,
             full_refresh=True,
             exclude=MODELS_ONLY,
@@ -252,11 +256,11 @@ def test_incremental_run_after_a_new_day_equals_a_full_refresh(tmp_path: Path) -
         ).fetchall()
         assert verdicts == [("orphan_order_item", True)], verdicts
 
-        mine = relations(con, "incremental")
+        mine = relations(con, "warehouse")
         mine_prints = {name: fingerprint(con, name, cols) for name, cols in mine.items()}
     with duckdb.connect(str(full)) as con:
         # (dbt's in-process handles keep both files open: compared one at a time)
-        theirs = relations(con, "refreshed")
+        theirs = relations(con, "warehouse")
         their_prints = {name: fingerprint(con, name, cols) for name, cols in theirs.items()}
     assert mine.keys() == theirs.keys()
     assert len(mine) > 80

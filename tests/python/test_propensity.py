@@ -666,7 +666,8 @@ def test_scoring_reproduces_the_same_scores(built_world, tmp_path: Path) -> None
     )
     with using_warehouse(warehouse):
         result = runner.invoke_dbt(
-            ["run", "--select", "int_propensity__model_versions fct_propensity_scores"], target="ci"
+            ["run", "--select", "int_propensity__model_versions fct_propensity_scores"],
+            target="dev",
         )
     assert result.success, result.exception
     with duckdb.connect(str(warehouse)) as con:
@@ -694,7 +695,7 @@ def test_a_transactions_only_world_still_trains_and_scores(tmp_path: Path) -> No
         # the models and what they need, with the tests of those nodes
         result = runner.dbt_build(
             select="+fct_propensity_scores +dim_model_versions",
-            target="ci",
+            target="dev",
             indirect_selection="cautious",
         )
     failed = {n.unique_id: n.message for n in result.nodes if n.status not in ("success", "pass")}

@@ -64,7 +64,7 @@ class MfRun:
 def mf(built_world, tmp_path_factory) -> dict[str, MfRun]:
     """Run `mf validate-configs` and the QUERIES against the built warehouse."""
     assert MF.exists(), f"the MetricFlow CLI is not installed at {MF} (dbt-metricflow)"
-    res = runner.invoke_dbt(["parse", "--log-level", "none"], target="ci")
+    res = runner.invoke_dbt(["parse", "--log-level", "none"], target="dev")
     assert res.success, res.exception
     manifest = json.loads((runner.target_dir() / "semantic_manifest.json").read_text())
     relations = {m["node_relation"]["database"] for m in manifest["semantic_models"]}

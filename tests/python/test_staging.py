@@ -304,7 +304,7 @@ def test_hand_planted_bad_rows_and_empty_sources(warehouse_env: Path) -> None:
             con.register("rows_df", df)
             con.execute(f"insert into raw.{table} by name select * from rows_df")
             con.unregister("rows_df")
-    result = runner.dbt_build(target="ci", extra_vars={"as_of_date": "2026-09-30"})
+    result = runner.dbt_build(target="dev", extra_vars={"as_of_date": "2026-09-30"})
     # Two good orders cannot train a model: the build fails loudly on that, and only that.
     problems = [
         (n.unique_id, n.message)

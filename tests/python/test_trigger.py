@@ -185,7 +185,7 @@ def test_trigger_batches_reach_the_esp(world: Lane, monkeypatch: pytest.MonkeyPa
     monkeypatch.setenv("MAILCHIMP_LIST_ID", "list1")
     monkeypatch.setenv("MAILROOM_MAILCHIMP_BASE_URL", world.esp.base_url)
     result = CliRunner().invoke(
-        app, ["trigger", "-d", "mailchimp", "--warehouse", str(world.path), "--target", "ci"]
+        app, ["trigger", "-d", "mailchimp", "--warehouse", str(world.path), "--target", "dev"]
     )
     assert result.exit_code == 0, result.output
     assert "succeeded" in result.output
@@ -210,7 +210,7 @@ def test_trigger_batches_reach_the_esp(world: Lane, monkeypatch: pytest.MonkeyPa
 
     # 2. the same batch again: nothing new landed, nothing is sent
     applied = dict(world.esp.applied)
-    report = lane.run_batch(world.cfg, target="ci")
+    report = lane.run_batch(world.cfg, target="dev")
     assert report.status == "succeeded"
     totals = report.sync.totals()
     assert (totals["created"], totals["updated"], totals["removed"], totals["deleted"]) == (
@@ -237,7 +237,7 @@ def test_trigger_batches_reach_the_esp(world: Lane, monkeypatch: pytest.MonkeyPa
             f"timestamp '{SECOND_LOAD}')",
         ],
     )
-    report = lane.run_batch(world.cfg, target="ci")
+    report = lane.run_batch(world.cfg, target="dev")
     assert report.status == "succeeded", report.message
     assert world.sql(
         "select person_id from marts.fct_trigger_audience_memberships "
@@ -259,7 +259,7 @@ def test_trigger_batches_reach_the_esp(world: Lane, monkeypatch: pytest.MonkeyPa
         full = runner.dbt_build(
             select="int_trigger__signals fct_trigger_person_states "
             "int_trigger__touched_persons fct_trigger_audience_memberships",
-            target="ci",
+            target="dev",
             exclude="resource_type:test",
         )
         runner.release_warehouse()
