@@ -472,11 +472,13 @@ def run(
     score: bool = True,
     build: bool = True,
     memory_cap_gib: float = DEFAULT_MEMORY_CAP_GIB,
+    keep: bool = False,
 ) -> list[Measurement]:
     """Measure every world size; raises BenchFailed at the end if any step failed.
 
     A failed step (over the memory cap or otherwise) ends its world; the next
-    size still runs. The report is rewritten after every step.
+    size still runs. The report is rewritten after every step. A world's
+    warehouse is deleted after its steps unless `keep`.
     """
     from rich.console import Console
     from rich.markup import escape
@@ -510,7 +512,10 @@ def run(
                 if steps[i + 1 :]:
                     console.print(f"not run for {people:,} people: {', '.join(steps[i + 1 :])}")
                 break
-        wh.unlink(missing_ok=True)
+        if keep:
+            console.print(f"kept {wh}")
+        else:
+            wh.unlink(missing_ok=True)
     console.print(f"report written to {report_path}")
     failed = [m for m in results if m.error]
     if failed:

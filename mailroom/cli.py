@@ -245,6 +245,12 @@ def bench(
         Path("data/bench"), help="Scratch folder for the benchmark warehouses."
     ),
     report: Path = typer.Option(Path("bench/REPORT.md"), help="Markdown report to write."),
+    keep: bool = typer.Option(
+        False,
+        "--keep",
+        help="Keep each world's warehouse in --work-dir afterwards (to profile it; "
+        "a million people take tens of GB).",
+    ),
     memory_cap: float = typer.Option(
         16.0,
         "--memory-cap",
@@ -284,6 +290,7 @@ def bench(
             score=score,
             build=build,
             memory_cap_gib=memory_cap,
+            keep=keep,
         )
     except bench_mod.BenchFailed as e:
         typer.secho(f"bench failed: {e}", fg="red", err=True)

@@ -7,13 +7,33 @@
     {{ return(env_var('MAILROOM_TRIGGER_BATCH', 'false') | lower == 'true') }}
 {%- endmacro %}
 
-{#- The trigger lane's batch parameters. `mailroom trigger` writes one row with
-    status 'running' to trigger_state.batches before it runs the trigger
-    selector and closes it afterwards; a file lock keeps two batches from
-    running at once. Passed as a row, not as dbt vars or environment
-    variables: values that change every batch would make dbt parse again. -#}
+{#- One of the trigger lane's batch parameters (a timestamp column of
+    trigger_state.batches), as a literal. `mailroom trigger` writes one row
+    with status 'running' before it runs the trigger selector and closes it
+    afterwards; a file lock keeps two batches from running at once. Passed
+    as a row, not as dbt vars or environment variables: values that change
+    every batch would make dbt parse again. Read when the model is compiled
+    (run_query), so that the SQL holds a constant: a filter on `_loaded_at`
+    against a constant skips the row groups loaded earlier (DuckDB's zone
+    maps, Snowflake's pruning), where a subquery reads the whole history. -#}
 {% macro trigger_batch_value(column) -%}
-    (select {{ column }} from trigger_state.batches where status = 'running')
+    {%- if not execute -%}
+        {{ return("cast(null as " ~ dbt.type_timestamp() ~ ")") }}
+    {%- endif -%}
+    {%- set found = run_query(
+        "select cast(" ~ column ~ " as " ~ dbt.type_string() ~ ") from trigger_state.batches where status = 'running'"
+    ) -%}
+    {%- if found.rows | length != 1 -%}
+        {{ exceptions.raise_compiler_error(
+            "trigger_state.batches has " ~ (found.rows | length) ~ " running batches, not one: "
+            ~ "a trigger batch is run by `mailroom trigger`"
+        ) }}
+    {%- endif -%}
+    {%- set value = found.rows[0][0] -%}
+    {%- if value is none -%}
+        {{ return("cast(null as " ~ dbt.type_timestamp() ~ ")") }}
+    {%- endif -%}
+    {{ return("cast('" ~ value ~ "' as " ~ dbt.type_timestamp() ~ ")") }}
 {%- endmacro %}
 
 {#- A predicate on a load timestamp: in a trigger batch, the rows landed in its

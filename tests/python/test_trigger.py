@@ -267,6 +267,17 @@ def test_trigger_batches_reach_the_esp(world: Lane, monkeypatch: pytest.MonkeyPa
     for table in COMPARED:
         assert sorted(world.sql(f"select * from {table}")) == merged[table], table
 
+    # 5. the lane's models read the running batch when they compile: run in batch
+    # mode by hand, without one, they say what runs a batch
+    with using_warehouse(world.path), lane.trigger_mode():
+        by_hand = runner.dbt_build(
+            select="int_trigger__signals", target="dev", exclude="resource_type:test"
+        )
+        runner.release_warehouse()
+    said = " ".join([by_hand.error or "", *(n.message or "" for n in by_hand.nodes)])
+    assert not by_hand.success
+    assert "0 running batches, not one: a trigger batch is run by `mailroom trigger`" in said
+
 
 def test_a_second_batch_waits_its_turn(tmp_path: Path) -> None:
     cfg = SyncConfig(destination="file", warehouse=tmp_path / "warehouse.duckdb")
