@@ -213,6 +213,13 @@ def test_bench_stops_a_step_over_the_memory_cap_and_reports_it(
     assert "## Failed steps" in text
 
 
+@pytest.mark.parametrize("keep", [True, False])
+def test_a_world_is_deleted_after_its_steps_unless_kept(tmp_path: Path, keep: bool) -> None:
+    work = tmp_path / "work"
+    bench.run([200], work, tmp_path / "REPORT.md", "test", build=False, keep=keep)
+    assert (work / "bench_200.duckdb").exists() is keep
+
+
 def test_a_failing_step_is_a_failed_measurement_with_its_error(tmp_path: Path) -> None:
     m = bench.measure("no_such_step", 10, tmp_path / "w.duckdb", tmp_path / "truth")
     assert m.error == "exit code 1"
