@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 from pathlib import Path
+from typing import Annotated
 
 import typer
 
@@ -470,32 +471,46 @@ def segment_overlap(
         )
 
 
-@app.command()
-def sync(
-    destination: str = typer.Option(
-        ..., "--destination", "-d", help="Where to send: klaviyo, mailchimp or file."
-    ),
-    dry_run: bool = typer.Option(
-        False, "--dry-run", help="Report creates, updates, removes and deletes; send nothing."
-    ),
-    max_delete_share: float | None = typer.Option(
-        None,
+# Options `sync` and `trigger` share (a batch runs the same sync): one definition each.
+Destination = Annotated[
+    str,
+    typer.Option("--destination", "-d", help="Where to send: klaviyo, mailchimp or file."),
+]
+MaxDeleteShare = Annotated[
+    float | None,
+    typer.Option(
         min=0.0,
         max=1.0,
         help="Refuse the run when a stream's removals exceed this share of the keys the "
         "destination holds (default 0.2). Erasures are legally required: never blocked.",
     ),
-    file_format: str | None = typer.Option(
-        None, "--format", help="File destination: csv or jsonl (default csv)."
+]
+FileFormat = Annotated[
+    str | None, typer.Option("--format", help="File destination: csv or jsonl (default csv).")
+]
+OutputDir = Annotated[
+    Path | None, typer.Option(help="File destination: folder for the files (default data/sync).")
+]
+SyncYaml = Annotated[
+    Path | None,
+    typer.Option(help="sync.yml to read (default: sync.yml in the project root, if any)."),
+]
+Warehouse = Annotated[Path | None, typer.Option(help="DuckDB file (default: $WAREHOUSE_PATH).")]
+Verbose = Annotated[bool, typer.Option("--verbose", "-v", help="Log every committed batch.")]
+
+
+@app.command()
+def sync(
+    destination: Destination,
+    dry_run: bool = typer.Option(
+        False, "--dry-run", help="Report creates, updates, removes and deletes; send nothing."
     ),
-    output_dir: Path | None = typer.Option(
-        None, help="File destination: folder for the files (default data/sync)."
-    ),
-    config: Path | None = typer.Option(
-        None, help="sync.yml to read (default: sync.yml in the project root, if any)."
-    ),
-    warehouse: Path | None = typer.Option(None, help="DuckDB file (default: $WAREHOUSE_PATH)."),
-    verbose: bool = typer.Option(False, "--verbose", "-v", help="Log every committed batch."),
+    max_delete_share: MaxDeleteShare = None,
+    file_format: FileFormat = None,
+    output_dir: OutputDir = None,
+    config: SyncYaml = None,
+    warehouse: Warehouse = None,
+    verbose: Verbose = False,
 ) -> None:
     """Sync the sync marts to the ESP: only what changed since the last acknowledged sync.
 
@@ -530,9 +545,7 @@ def sync(
 
 @app.command()
 def trigger(
-    destination: str = typer.Option(
-        ..., "--destination", "-d", help="Where to send: klaviyo, mailchimp or file."
-    ),
+    destination: Destination,
     every: str | None = typer.Option(
         None,
         help="Run a batch every interval (300, 5m, 1h) until Ctrl-C; a failed batch is "
@@ -545,21 +558,13 @@ def trigger(
         "clock, or the end of a sample world's as-of date).",
     ),
     dry_run: bool = typer.Option(False, "--dry-run", help="Build and plan; send nothing."),
-    max_delete_share: float | None = typer.Option(
-        None, min=0.0, max=1.0, help="As for mailroom sync (default 0.2)."
-    ),
-    file_format: str | None = typer.Option(
-        None, "--format", help="File destination: csv or jsonl (default csv)."
-    ),
-    output_dir: Path | None = typer.Option(
-        None, help="File destination: folder for the files (default data/sync)."
-    ),
-    config: Path | None = typer.Option(
-        None, help="sync.yml to read (default: sync.yml in the project root, if any)."
-    ),
-    warehouse: Path | None = typer.Option(None, help="DuckDB file (default: $WAREHOUSE_PATH)."),
+    max_delete_share: MaxDeleteShare = None,
+    file_format: FileFormat = None,
+    output_dir: OutputDir = None,
+    config: SyncYaml = None,
+    warehouse: Warehouse = None,
     target: str = typer.Option("dev", help="profiles.yml target (dev, ci)."),
-    verbose: bool = typer.Option(False, "--verbose", "-v", help="Log every committed batch."),
+    verbose: Verbose = False,
 ) -> None:
     """One trigger batch: rows landed since the last batch reach the ESP within a minute.
 
