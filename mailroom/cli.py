@@ -28,6 +28,35 @@ app.command("load")(loader.load_command)
 _DEMO_AS_OF = jobs.DEMO_AS_OF.isoformat()
 
 
+# Options several commands share (`sync` and `trigger` most: a batch runs the same sync):
+# one definition each.
+Destination = Annotated[
+    str,
+    typer.Option("--destination", "-d", help="Where to send: klaviyo, mailchimp or file."),
+]
+MaxDeleteShare = Annotated[
+    float | None,
+    typer.Option(
+        min=0.0,
+        max=1.0,
+        help="Refuse the run when a stream's removals exceed this share of the keys the "
+        "destination holds (default 0.2). Erasures are legally required: never blocked.",
+    ),
+]
+FileFormat = Annotated[
+    str | None, typer.Option("--format", help="File destination: csv or jsonl (default csv).")
+]
+OutputDir = Annotated[
+    Path | None, typer.Option(help="File destination: folder for the files (default data/sync).")
+]
+SyncYaml = Annotated[
+    Path | None,
+    typer.Option(help="sync.yml to read (default: sync.yml in the project root, if any)."),
+]
+Warehouse = Annotated[Path | None, typer.Option(help="DuckDB file (default: $WAREHOUSE_PATH).")]
+Verbose = Annotated[bool, typer.Option("--verbose", "-v", help="Log every committed batch.")]
+
+
 def _run(job, *args, **kwargs):
     """Run a job; a JobError becomes its message on stderr and the job's exit code."""
     try:
@@ -66,7 +95,7 @@ def generate(
     history_days: int = typer.Option(
         jobs.DEMO_HISTORY_DAYS, min=60, help="Days of history before the as-of date."
     ),
-    warehouse: Path | None = typer.Option(None, help="DuckDB file (default: $WAREHOUSE_PATH)."),
+    warehouse: Warehouse = None,
     truth_dir: Path = typer.Option(Path("data/truth"), help="Where the ground truth is written."),
     chunk_size: int = typer.Option(
         25_000, min=100, help="People simulated per chunk (bounds memory)."
@@ -95,7 +124,7 @@ def generate(
 @app.command()
 def land(
     days: int = typer.Option(1, min=1, help="Days of held-back loads to land."),
-    warehouse: Path | None = typer.Option(None, help="DuckDB file (default: $WAREHOUSE_PATH)."),
+    warehouse: Warehouse = None,
 ) -> None:
     """Land the next day(s) of a sample world's held-back loads (`generate --pending-days`) into `raw`.
 
@@ -471,34 +500,6 @@ def segment_overlap(
         )
 
 
-# Options `sync` and `trigger` share (a batch runs the same sync): one definition each.
-Destination = Annotated[
-    str,
-    typer.Option("--destination", "-d", help="Where to send: klaviyo, mailchimp or file."),
-]
-MaxDeleteShare = Annotated[
-    float | None,
-    typer.Option(
-        min=0.0,
-        max=1.0,
-        help="Refuse the run when a stream's removals exceed this share of the keys the "
-        "destination holds (default 0.2). Erasures are legally required: never blocked.",
-    ),
-]
-FileFormat = Annotated[
-    str | None, typer.Option("--format", help="File destination: csv or jsonl (default csv).")
-]
-OutputDir = Annotated[
-    Path | None, typer.Option(help="File destination: folder for the files (default data/sync).")
-]
-SyncYaml = Annotated[
-    Path | None,
-    typer.Option(help="sync.yml to read (default: sync.yml in the project root, if any)."),
-]
-Warehouse = Annotated[Path | None, typer.Option(help="DuckDB file (default: $WAREHOUSE_PATH).")]
-Verbose = Annotated[bool, typer.Option("--verbose", "-v", help="Log every committed batch.")]
-
-
 @app.command()
 def sync(
     destination: Destination,
@@ -596,7 +597,7 @@ def trigger(
 
 @app.command()
 def snapshot(
-    warehouse: Path | None = typer.Option(None, help="DuckDB file (default: $WAREHOUSE_PATH)."),
+    warehouse: Warehouse = None,
     serving_dir: Path = typer.Option(
         Path("data/serving"), help="Folder of the serving snapshots and their CURRENT pointer."
     ),
@@ -700,7 +701,7 @@ def dashboard(
     output: Path = typer.Option(
         Path("data/dashboard/index.html"), "--output", "-o", help="HTML file to write."
     ),
-    warehouse: Path | None = typer.Option(None, help="DuckDB file (default: $WAREHOUSE_PATH)."),
+    warehouse: Warehouse = None,
 ) -> None:
     """Write the marketing dashboard: one self-contained HTML file (plotly inlined, opens offline).
 
