@@ -7,7 +7,29 @@ names in upper case) and the frame is written through the Snowpark session.
 
 from __future__ import annotations
 
+import warnings
+
 import pandas as pd
+
+# Warnings snowflake-ml raises on every local pandas call, none of which matters
+# here: its scaler fits sklearn on a bare array and then transforms a named frame,
+# it infers a model signature from the first 100 rows, and it notes nulls.
+SNOWFLAKE_ML_NOISE = ("X has feature names", "The sample input has", "Null value detected")
+
+
+def quiet_snowflake_ml() -> None:
+    """Ignore SNOWFLAKE_ML_NOISE, and FutureWarnings from snowflake-ml, in this process.
+
+    For the whole process, not in a `warnings.catch_warnings()` block: that
+    block is not thread-safe, and dbt runs two models at once, so one model's
+    block ending put back the filters the other's had just added. The filters
+    name these messages only. A `catch_warnings` block elsewhere (the
+    customer-value model and mailroom.pymodels.btyd still have them) can still
+    drop them for a moment while it ends: such a warning is noise, never a failure.
+    """
+    for message in SNOWFLAKE_ML_NOISE:
+        warnings.filterwarnings("ignore", message=message, category=UserWarning)
+    warnings.filterwarnings("ignore", category=FutureWarning, module=r"snowflake\.ml")
 
 
 def to_pandas(relation, columns: list[str] | None = None) -> pd.DataFrame:

@@ -114,3 +114,22 @@ def test_no_python_model_carries_a_copy_of_a_helper() -> None:
         if code in helpers
     ]
     assert not copies, f"import these from mailroom.pymodels: {copies}"
+
+
+def test_snowflake_ml_noise_is_ignored_for_the_whole_process_and_nothing_else() -> None:
+    """dbt runs two models in threads: a filter scoped by warnings.catch_warnings in one
+    model was undone when the other's block ended, so the filters are process-wide."""
+    import warnings
+
+    from mailroom.pymodels.bridge import quiet_snowflake_ml
+
+    with warnings.catch_warnings(record=True) as caught:  # puts the filters back afterwards
+        warnings.simplefilter("always")
+        quiet_snowflake_ml()
+        for message in (
+            "The sample input has 2000 rows. Using the first 100 rows",
+            "X has feature names, but StandardScaler was fitted without",
+            "a warning of the project's own",
+        ):
+            warnings.warn(message, UserWarning, stacklevel=1)
+    assert [str(w.message) for w in caught] == ["a warning of the project's own"]

@@ -65,7 +65,6 @@ data is still better than none; it is recorded and shown.
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
 import hashlib
 import json
@@ -74,7 +73,7 @@ import warnings
 import numpy as np
 import pandas as pd
 
-from mailroom.pymodels.bridge import for_warehouse, to_pandas
+from mailroom.pymodels.bridge import for_warehouse, quiet_snowflake_ml, to_pandas
 from mailroom.pymodels.btyd import (
     BIRTH_WINDOW_HOURS,
     BTYD_FEATURE,
@@ -162,17 +161,6 @@ OUTPUT_COLUMNS = [
     "is_small_data",
     "small_data_reason",
 ]
-
-
-@contextlib.contextmanager
-def quiet_snowflake_ml():
-    """Hide warnings snowflake-ml raises on every local pandas call (signature inference)."""
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message="X has feature names", category=UserWarning)
-        warnings.filterwarnings("ignore", message="The sample input has", category=UserWarning)
-        warnings.filterwarnings("ignore", message="Null value detected", category=UserWarning)
-        warnings.filterwarnings("ignore", category=FutureWarning)
-        yield
 
 
 # --------------------------------------------------------------------------- metrics
@@ -293,8 +281,8 @@ def fit_logistic(x: pd.DataFrame, y: np.ndarray, params: dict) -> dict:
         output_cols=["predicted"],
         **params,
     )
-    with quiet_snowflake_ml():
-        model.fit(z)
+    quiet_snowflake_ml()
+    model.fit(z)
     fitted = model.to_sklearn()
     return {
         "kind": "logistic_regression",
@@ -321,8 +309,8 @@ def fit_xgboost(x: pd.DataFrame, y: np.ndarray, params: dict) -> dict:
         output_cols=["predicted"],
         **params,
     )
-    with quiet_snowflake_ml():
-        model.fit(frame)
+    quiet_snowflake_ml()
+    model.fit(frame)
     booster = model.to_xgboost().get_booster()
     booster.feature_names = None
     booster.feature_types = None

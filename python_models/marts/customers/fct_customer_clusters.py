@@ -42,7 +42,6 @@ are sorted by person_id before sampling).
 
 from __future__ import annotations
 
-import contextlib
 import json
 import re
 import warnings
@@ -51,7 +50,7 @@ from typing import NamedTuple
 import numpy as np
 import pandas as pd
 
-from mailroom.pymodels.bridge import for_warehouse, to_pandas
+from mailroom.pymodels.bridge import for_warehouse, quiet_snowflake_ml, to_pandas
 
 RECENCY_CAP_DAYS = 730
 # A cluster of non-buyers whose typical member is known for at most this long is new.
@@ -176,19 +175,6 @@ def sample_index(n: int, size: int, random_state: int) -> np.ndarray:
     return np.sort(rng.choice(n, size=size, replace=False))
 
 
-@contextlib.contextmanager
-def quiet_snowflake_ml():
-    """Hide two warnings snowflake-ml raises on every local pandas call.
-
-    Its scaler fits sklearn on a bare array and then transforms a named frame,
-    and it infers a model signature from the first 100 rows; neither matters here.
-    """
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message="X has feature names", category=UserWarning)
-        warnings.filterwarnings("ignore", message="The sample input has", category=UserWarning)
-        yield
-
-
 def standardize(x: pd.DataFrame, fit_rows: np.ndarray):
     """z-scores of every row, scaler fitted on fit_rows (snowflake-ml StandardScaler).
 
@@ -199,9 +185,9 @@ def standardize(x: pd.DataFrame, fit_rows: np.ndarray):
     inputs = list(x.columns)
     outputs = [f"z_{c}" for c in inputs]
     scaler = StandardScaler(input_cols=inputs, output_cols=outputs)
-    with quiet_snowflake_ml():
-        scaler.fit(x.iloc[fit_rows].reset_index(drop=True))
-        z = scaler.transform(x.reset_index(drop=True))[outputs].to_numpy(dtype="float64")
+    quiet_snowflake_ml()
+    scaler.fit(x.iloc[fit_rows].reset_index(drop=True))
+    z = scaler.transform(x.reset_index(drop=True))[outputs].to_numpy(dtype="float64")
     fitted = scaler.to_sklearn()
     scale = np.asarray(fitted.scale_, dtype="float64")
     return z, np.asarray(fitted.mean_, dtype="float64"), scale
@@ -230,9 +216,9 @@ def fit_kmeans(
         output_cols=["cluster"],
     )
     targets = frame if predict_rows is None else frame.iloc[predict_rows].reset_index(drop=True)
-    with quiet_snowflake_ml():
-        kmeans.fit(frame.iloc[fit_rows].reset_index(drop=True))
-        labels = kmeans.predict(targets)["cluster"].to_numpy(dtype="int64")
+    quiet_snowflake_ml()
+    kmeans.fit(frame.iloc[fit_rows].reset_index(drop=True))
+    labels = kmeans.predict(targets)["cluster"].to_numpy(dtype="int64")
     centres = np.asarray(kmeans.to_sklearn().cluster_centers_, dtype="float64")
     return labels, centres
 
