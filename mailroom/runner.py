@@ -151,6 +151,9 @@ def invoke_dbt(
 REUSES_MANIFEST = ("build", "run", "test", "seed", "snapshot", "compile")
 PROJECT_PARTS = ("models", "python_models", "macros", "seeds", "snapshots", "analyses", "tests/dbt")
 PROJECT_FILES = ("dbt_project.yml", "selectors.yml", "profiles.yml")
+# The trigger lane's mode (macro is_trigger_batch; set by mailroom.trigger): it
+# decides materializations when dbt parses, so it is part of a manifest's key.
+TRIGGER_MODE_VARIABLE = "MAILROOM_TRIGGER_BATCH"
 KEPT_MANIFESTS = 4  # a manifest holds tens of MB; a test worker alternates between a few
 _MANIFESTS: dict[tuple, object] = {}
 
@@ -168,8 +171,7 @@ def _manifest_key(project_dir: Path, target: str, variables: dict) -> tuple:
         (str(f), st.st_mtime_ns, st.st_size) for f in files if f.is_file() and (st := f.stat())
     )
     stem = warehouse_path().stem if target != "snowflake" else ""
-    # the trigger lane's mode (macro is_trigger_batch) decides materializations at parse time
-    mode = os.environ.get("MAILROOM_TRIGGER_BATCH", "")
+    mode = os.environ.get(TRIGGER_MODE_VARIABLE, "")
     return (str(project_dir), target, json.dumps(variables, sort_keys=True), stem, stamps, mode)
 
 

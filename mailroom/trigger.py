@@ -59,7 +59,7 @@ from mailroom.warehouse import connect, using_warehouse, warehouse_path
 log = logging.getLogger("mailroom.trigger")
 
 SCHEMA = "trigger_state"
-MODE_VARIABLE = "MAILROOM_TRIGGER_BATCH"
+MODE_VARIABLE = runner.TRIGGER_MODE_VARIABLE
 SELECTOR = "trigger"
 STATE_TABLE = "marts.fct_trigger_person_states"
 TOUCHED_TABLE = "intermediate.int_trigger__touched_persons"
